@@ -1,0 +1,1 @@
+"""Model-side code shared by the export tool, the Triton python models and the benchmarks."""

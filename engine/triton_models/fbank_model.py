@@ -1,0 +1,29 @@
+"""Triton model: 16 kHz mono float32 waveform (B, N) -> mean-normalised fbank (B, T, 80)."""
+from __future__ import annotations
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from engine.features import FbankConfig, FbankExtractor
+from engine.triton_models.params import model_parameters
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        params = model_parameters(args)
+        self.extractor = FbankExtractor(FbankConfig.from_params(params))
+        self.min_frames = int(params.get("min_frames", "10"))
+
+    def execute(self, requests):
+        return [self._one(request) for request in requests]
+
+    def _one(self, request):
+        waveform = pb_utils.get_input_tensor_by_name(request, "waveform").as_numpy()
+        if waveform.ndim != 2 or not np.all(np.isfinite(waveform)):
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError("waveform must be finite float32 (B, N)"))
+        feats = np.stack([self.extractor(row) for row in waveform])
+        if feats.shape[1] < self.min_frames:
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(
+                f"waveform too short: {waveform.shape[1]} samples give {feats.shape[1]} frames, "
+                f"at least {self.min_frames} are needed"))
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("fbank", feats)])

@@ -1,0 +1,221 @@
+"""Runs a real `tritonserver` process: the CPU build bundled in the nvidia-pytriton wheel, or one on PATH (NGC).
+
+Picks free ports, prepares the python backend for this interpreter, waits for /v2/health/ready, forwards the
+server's log lines to `logging`, and shuts down cleanly. Several instances may run side by side.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TritonStartError(RuntimeError):
+    """tritonserver could not be found, did not start, or did not become ready."""
+
+
+@dataclass(frozen=True)
+class TritonDistribution:
+    binary: Path
+    backends: Path  # directory holding python/ (and onnxruntime/, tensorrt/ on NGC images)
+    library_dirs: tuple[Path, ...] = ()
+    python_stub: Path | None = None  # the wheel ships one stub per Python version; NGC has one in backends/python
+
+
+def find_distribution() -> TritonDistribution:
+    """VOMID_TRITONSERVER (a binary), then `tritonserver` on PATH, then the nvidia-pytriton wheel."""
+    explicit = os.environ.get("VOMID_TRITONSERVER")
+    on_path = explicit or shutil.which("tritonserver")
+    if on_path:
+        binary = Path(on_path).resolve()
+        return TritonDistribution(binary=binary, backends=binary.parent.parent / "backends")
+    try:
+        import pytriton  # noqa: F401  (the wheel's top-level package)
+    except ImportError:
+        raise TritonStartError("no tritonserver: install nvidia-pytriton (pip) or put tritonserver on PATH") from None
+    root = Path(sys.modules["pytriton"].__file__).parent / "tritonserver"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = root / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.exists():
+        raise TritonStartError(f"nvidia-pytriton has no python backend stub for Python {version}")
+    libs = root.parent.parent / "nvidia_pytriton.libs"
+    return TritonDistribution(binary=root / "bin" / "tritonserver", backends=root / "backends",
+                              library_dirs=(libs,), python_stub=stub)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class TritonServer:
+    model_repository: Path
+    http_port: int = 0
+    grpc_port: int = 0
+    metrics_port: int = 0
+    name: str = "triton"
+    log_verbose: int = 0
+    extra_args: list[str] = field(default_factory=list)
+    distribution: TritonDistribution | None = None
+
+    def __post_init__(self):
+        self.model_repository = Path(self.model_repository).resolve()
+        self._process: subprocess.Popen | None = None
+        self._workdir: tempfile.TemporaryDirectory | None = None
+        self._recent_lines: deque[str] = deque(maxlen=60)
+
+    @property
+    def http_url(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 180.0) -> "TritonServer":
+        dist = self.distribution or find_distribution()
+        self.http_port = self.http_port or free_port()
+        self.grpc_port = self.grpc_port or free_port()
+        self.metrics_port = self.metrics_port or free_port()
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"vomid-{self.name}-")
+        backends = self._prepare_backends(dist, Path(self._workdir.name))
+        command = [
+            str(dist.binary),
+            f"--model-repository={self.model_repository}",
+            f"--backend-directory={backends}",
+            f"--http-port={self.http_port}", f"--grpc-port={self.grpc_port}", f"--metrics-port={self.metrics_port}",
+            "--allow-metrics=true", "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0",
+            "--strict-readiness=true", "--exit-timeout-secs=10", f"--log-verbose={self.log_verbose}",
+            # Each server needs its own shared-memory namespace for its python stubs.
+            f"--backend-config=python,shm-region-prefix-name=vomid{os.getpid()}p{self.grpc_port}",
+            "--backend-config=python,shm-default-byte-size=16777216",
+            "--backend-config=python,shm-growth-byte-size=16777216",
+            *self.extra_args,
+        ]
+        log.info("starting %s: %s", self.name, " ".join(command))
+        self._process = subprocess.Popen(command, env=self._environment(dist), stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, errors="replace",
+                                         start_new_session=True)
+        threading.Thread(target=self._forward_logs, name=f"{self.name}-log", daemon=True).start()
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("%s ready: http %s grpc %s metrics %s", self.name, self.http_url, self.grpc_url, self.metrics_url)
+        return self
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.http_url}/v2/health/ready", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (Triton drains in-flight requests), then SIGKILL the process group after `timeout`."""
+        if self._process and self._process.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0fs, killing it", self.name, timeout)
+                self._signal(signal.SIGKILL)
+                self._process.wait()
+        self._cleanup()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (used by failover tests)."""
+        if self._process and self._process.poll() is None:
+            self._signal(signal.SIGKILL)
+            self._process.wait()
+        self._cleanup()
+
+    def __enter__(self) -> "TritonServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self._process.pid, sig)  # the python stubs are children of the server
+        except ProcessLookupError:
+            pass
+
+    def _cleanup(self) -> None:
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def _prepare_backends(self, dist: TritonDistribution, workdir: Path) -> Path:
+        if dist.python_stub is None:
+            return dist.backends
+        backends = workdir / "backends"
+        shutil.copytree(dist.backends, backends, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(dist.python_stub, backends / "python" / "triton_python_backend_stub")
+        return backends
+
+    def _environment(self, dist: TritonDistribution) -> dict[str, str]:
+        env = dict(os.environ)
+        # The stub links libpython: use the one of this interpreter, then the wheel's own libraries.
+        lib_dirs = [sysconfig.get_config_var("LIBDIR") or "", *map(str, dist.library_dirs)]
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in [*lib_dirs, env.get("LD_LIBRARY_PATH", "")] if p)
+        import site
+
+        paths = [str(PROJECT_ROOT), *site.getsitepackages(), env.get("VOMID_PYTHONPATH", "")]
+        env["VOMID_PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env.setdefault("OMP_NUM_THREADS", "1")  # onnxruntime sizes its own pools; avoid oversubscription
+        return env
+
+    def _forward_logs(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        server_log = logging.getLogger(f"tritonserver.{self.name}")
+        for line in self._process.stdout:
+            line = line.rstrip()
+            self._recent_lines.append(line)
+            level = logging.WARNING if line[:1] in ("E", "W") else logging.DEBUG
+            server_log.log(level, "%s", line)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise TritonStartError(f"{self.name} exited with code {self._process.returncode}:\n"
+                                       + "\n".join(self._recent_lines))
+            if self.is_ready():
+                return
+            time.sleep(delay)  # polling readiness, not waiting blindly
+            delay = min(delay * 2, 0.5)
+        raise TritonStartError(f"{self.name} not ready after {timeout:.0f}s:\n" + "\n".join(self._recent_lines))

@@ -1,0 +1,79 @@
+"""The one interface every storage backend implements (async: the router runs on aiohttp)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from .crypto import Cipher
+from .errors import StoreConfigError
+from .models import Match, Page, User
+from .records import UserRecord
+
+
+class VoiceprintStore(ABC):
+    """Users and their enrollment embeddings, with 1:1 scoring and 1:N search.
+
+    Scores are cosine similarities in [-1, 1]; how several enrollments combine is the
+    configured score policy (centroid of normalised enrollments, or max over them).
+    """
+
+    backend: str = "?"
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect / recover and build the index. Raises StoreConfigError on a wrong key."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
+                          user_id: str | None = None) -> User: ...
+
+    @abstractmethod
+    async def add_enrollment(self, user_id: str, embedding: np.ndarray) -> User: ...
+
+    @abstractmethod
+    async def get_user(self, user_id: str) -> User: ...
+
+    @abstractmethod
+    async def list_users(self, offset: int = 0, limit: int = 50) -> Page:
+        """Users in creation order."""
+
+    @abstractmethod
+    async def delete_user(self, user_id: str) -> None:
+        """Erase the user everywhere (records, index, log/snapshots after compaction)."""
+
+    @abstractmethod
+    async def count(self) -> int: ...
+
+    @abstractmethod
+    async def score(self, user_id: str, embedding: np.ndarray) -> float: ...
+
+    @abstractmethod
+    async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]: ...
+
+    @abstractmethod
+    async def health(self) -> dict: ...
+
+    # --- backup / restore / key rotation ---------------------------------------------------
+    @abstractmethod
+    def export_records(self) -> AsyncIterator[UserRecord]:
+        """Every user as of one point in time (a consistent snapshot)."""
+
+    @abstractmethod
+    async def import_records(self, records: list[UserRecord]) -> None:
+        """Write records as they are (ids and timestamps kept), replacing users with the same id."""
+
+    async def rotate_key(self, new_cipher: Cipher) -> int:
+        """Re-encrypt everything at rest with a new key; returns the number of users rewritten."""
+        raise StoreConfigError(f"storage.type: the {self.backend} backend keeps nothing at rest to re-key")
+
+    async def __aenter__(self) -> "VoiceprintStore":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

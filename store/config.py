@@ -1,0 +1,108 @@
+"""Typed settings of the voiceprint store (the router's `storage:` section), validated in one place."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import StoreConfigError
+
+BACKEND_TYPES = ("memory", "file", "redis")
+SCORE_POLICIES = ("centroid", "max")
+
+
+@dataclass
+class StorageConfig:
+    type: str = "file"
+    path: str = "./var/store"
+    # Redis: redis_url wins over host/port/db/password when set.
+    redis_url: str | None = None
+    redis_host: str = "localhost"
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_password: str | None = None
+    redis_prefix: str = "vomid"
+    redis_timeout_s: float = 2.0
+    redis_stream_maxlen: int = 100_000
+    # None: learned from the first enrollment, then fixed (and persisted).
+    dim: int | None = None
+    score_policy: str = "centroid"
+    max_enrollments: int = 32
+    exact_search_below: int = 20_000
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    hnsw_ef: int = 64
+    # Threads for bulk (re)builds of the index; 0 = all cores. Single inserts use one.
+    hnsw_build_threads: int = 0
+    encryption_key: str | None = None
+    encryption_key_file: str | None = None
+    # Keys still accepted for reading (after a rotation); never used to write.
+    encryption_old_keys: list[str] = field(default_factory=list)
+    snapshot_every: int = 10_000
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "StorageConfig":
+        """Build from a flat mapping (YAML section or env overrides); unknown keys are errors."""
+        d = dict(d or {})
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise StoreConfigError(f"storage.{unknown[0]}: unknown setting")
+        kwargs = {name: _coerce(name, value, known[name].type) for name, value in d.items()}
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        def bad(key: str, why: str) -> StoreConfigError:
+            return StoreConfigError(f"storage.{key}: {why}")
+
+        if self.type not in BACKEND_TYPES:
+            raise bad("type", f"must be one of {', '.join(BACKEND_TYPES)}, got {self.type!r}")
+        if self.score_policy not in SCORE_POLICIES:
+            raise bad("score_policy", f"must be one of {', '.join(SCORE_POLICIES)}")
+        if self.dim is not None and not 1 <= self.dim <= 65536:
+            raise bad("dim", "must be between 1 and 65536 (or null to learn it)")
+        for key, low in (("max_enrollments", 1), ("exact_search_below", 0), ("hnsw_m", 2),
+                         ("hnsw_ef_construction", 1), ("hnsw_ef", 1), ("hnsw_build_threads", 0),
+                         ("snapshot_every", 1), ("redis_stream_maxlen", 100), ("redis_port", 1),
+                         ("redis_db", 0)):
+            if getattr(self, key) < low:
+                raise bad(key, f"must be >= {low}")
+        if self.redis_timeout_s <= 0:
+            raise bad("redis_timeout_s", "must be > 0")
+        if not self.redis_prefix or any(c in self.redis_prefix for c in " {}"):
+            raise bad("redis_prefix", "must be non-empty, without spaces or braces")
+        if self.type == "file" and not self.path:
+            raise bad("path", "required for the file backend")
+
+
+def _coerce(name: str, value: Any, type_: Any) -> Any:
+    """Accept strings for numbers/lists (env vars are strings); reject anything else that mismatches."""
+    t = str(type_)
+    try:
+        if value is None:
+            if "None" in t:
+                return None
+            raise TypeError("null not allowed")
+        if t.startswith("int"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError("expected an integer")
+            return int(value)
+        if t.startswith("float"):
+            if isinstance(value, bool):
+                raise TypeError("expected a number")
+            return float(value)
+        if t.startswith("list"):
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise TypeError("expected a list")
+            return [str(v) for v in value]
+        if t.startswith("str"):
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise TypeError("expected a string")
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise StoreConfigError(f"storage.{name}: {exc} (got {value!r})") from None
+    return value

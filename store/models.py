@@ -1,0 +1,29 @@
+"""Plain result types the store hands to its callers (no numpy, no backend detail)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    name: str
+    metadata: dict
+    created_at: float
+    updated_at: float
+    enrollments: int
+
+
+@dataclass(frozen=True)
+class Match:
+    user_id: str
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[User] = field(default_factory=list)
+    total: int = 0
+    offset: int = 0
+    limit: int = 50

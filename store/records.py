@@ -1,0 +1,88 @@
+"""The stored form of a user (profile + raw enrollments) and its sealed byte encoding.
+
+One encoding serves the file log, snapshots, Redis values, stream events and backups.
+Plaintext layout: 4-byte header length, JSON header, then float32 little-endian enrollments.
+"""
+from __future__ import annotations
+
+import json
+import re
+import struct
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .crypto import Cipher
+from .errors import CorruptData, InvalidRequest
+from .models import User
+
+_AAD = b"vomid-record-v1"
+_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+
+
+def check_user_id(user_id: str) -> str:
+    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        raise InvalidRequest("user_id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
+    return user_id
+
+
+def check_metadata(metadata: dict | None) -> dict:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidRequest("metadata must be a JSON object")
+    try:
+        # Round-trip so what we return is exactly what a reload would give back.
+        return json.loads(json.dumps(metadata, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"metadata is not JSON-serialisable: {exc}") from None
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """Immutable: an update builds a new record, so a reader never sees a half-changed one."""
+
+    user_id: str
+    name: str
+    metadata: dict
+    created_at: float
+    updated_at: float
+    embeddings: np.ndarray  # (n, dim) float32, raw (not normalised)
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    def to_user(self) -> User:
+        return User(self.user_id, self.name, dict(self.metadata), self.created_at, self.updated_at,
+                    int(self.embeddings.shape[0]))
+
+    def with_enrollment(self, embedding: np.ndarray, now: float) -> "UserRecord":
+        return replace(self, embeddings=np.vstack([self.embeddings, embedding[None, :]]), updated_at=now)
+
+    # --- encoding -------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        head = json.dumps({"id": self.user_id, "name": self.name, "meta": self.metadata,
+                           "c": self.created_at, "u": self.updated_at,
+                           "n": int(self.embeddings.shape[0]), "d": self.dim}).encode()
+        body = np.ascontiguousarray(self.embeddings, dtype="<f4").tobytes()
+        return struct.pack("<I", len(head)) + head + body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "UserRecord":
+        try:
+            (hlen,) = struct.unpack_from("<I", data)
+            head = json.loads(data[4:4 + hlen])
+            n, d = int(head["n"]), int(head["d"])
+            emb = np.frombuffer(data, dtype="<f4", count=n * d, offset=4 + hlen)
+            return cls(head["id"], head["name"], head["meta"], float(head["c"]), float(head["u"]),
+                       emb.astype(np.float32).reshape(n, d))
+        except (struct.error, ValueError, KeyError, TypeError) as exc:
+            raise CorruptData(f"undecodable user record: {exc}") from None
+
+    def seal(self, cipher: Cipher) -> bytes:
+        return cipher.encrypt(self.to_bytes(), _AAD)
+
+    @classmethod
+    def unseal(cls, blob: bytes, cipher: Cipher) -> "UserRecord":
+        return cls.from_bytes(cipher.decrypt(blob, _AAD))

@@ -1,0 +1,59 @@
+"""Session fixtures shared by every test package: a random-weight CAM++ repository and real Triton servers."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.tritonserver import TritonServer
+
+RANDOM_SEED = 7
+EMBEDDING_DIM = 512
+
+
+@pytest.fixture(scope="session")
+def campplus_model():
+    """The seeded random-weight CAM++ (PyTorch, eval mode): the in-process reference for parity tests."""
+    pytest.importorskip("torch", reason="PyTorch (the export extra) is needed for the reference model")
+    from tools.export.campplus import random_campplus
+
+    return random_campplus(EMBEDDING_DIM, RANDOM_SEED)
+
+
+@pytest.fixture(scope="session")
+def model_repository(tmp_path_factory) -> Path:
+    """A CPU model repository exported from the same seeded random-weight CAM++."""
+    from tools.export.pipeline import ExportRequest, run_export
+    from tools.export.repository import RepositoryOptions
+
+    root = tmp_path_factory.mktemp("model_repository")
+    run_export(ExportRequest(output=root, random_weights=True, embedding_dim=EMBEDDING_DIM, seed=RANDOM_SEED,
+                             repository=RepositoryOptions(max_queue_delay_us=5000)))
+    return root
+
+
+@pytest.fixture(scope="session")
+def triton_factory(model_repository):
+    """Starts real tritonserver processes on free ports; all are stopped at the end of the session."""
+    servers: list[TritonServer] = []
+
+    def start(repository: Path | None = None, name: str | None = None) -> TritonServer:
+        server = TritonServer(repository or model_repository, name=name or f"triton{len(servers)}")
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def triton(triton_factory) -> TritonServer:
+    return triton_factory(name="triton-main")
+
+
+def pytest_configure(config):
+    logging.getLogger("tritonserver").setLevel(logging.WARNING)
+    os.environ.setdefault("VOMID_OFFLINE", "1")  # nothing downloads at test time

@@ -1,0 +1,1 @@
+"""Operator tools: model export and benchmarks."""

@@ -1,0 +1,5 @@
+import sys
+
+from tools.export.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""One export run: weights -> checked ONNX (-> TensorRT plan) -> Triton model repository."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+from tools.export import campplus, onnx_export, onnx_graph, sources, tensorrt
+from tools.export.errors import ExportError
+from tools.export.repository import Manifest, RepositoryOptions, write_repository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExportRequest:
+    output: Path
+    model_id: str | None = None
+    model_dir: Path | None = None
+    checkpoint: Path | None = None
+    onnx: Path | None = None
+    random_weights: bool = False
+    embedding_dim: int = 512
+    seed: int = 0
+    cache_dir: Path = Path.home() / ".cache" / "vomid" / "modelscope"
+    revision: str | None = None
+    offline: bool = False
+    fp16: bool = False
+    repository: RepositoryOptions = field(default_factory=RepositoryOptions)
+
+
+def resolve_weights(request: ExportRequest) -> sources.WeightsFile:
+    if request.onnx:
+        return sources.classify_file(request.onnx)
+    if request.checkpoint:
+        return sources.classify_file(request.checkpoint)
+    if request.model_dir:
+        return sources.from_snapshot_dir(request.model_dir)
+    if not request.model_id:
+        from_env = sources.from_environment()
+        if from_env:
+            return from_env
+    return sources.from_modelscope(request.model_id or sources.DEFAULT_MODEL_ID, request.cache_dir,
+                                   request.revision, request.offline)
+
+
+def run_export(request: ExportRequest) -> Manifest:
+    with tempfile.TemporaryDirectory(prefix="vomid-export-") as tmp:
+        onnx_path = Path(tmp) / "model.onnx"
+        if request.random_weights:
+            log.warning("building a RANDOM-WEIGHT CAM++ (seed %d): for tests and demos only, it recognises no one",
+                        request.seed)
+            model = campplus.random_campplus(request.embedding_dim, request.seed)
+            source = f"random-weights:seed={request.seed}:dim={request.embedding_dim}"
+            cosines = _export_checked(model, onnx_path)
+        else:
+            weights = resolve_weights(request)
+            source = weights.description
+            if weights.kind == "checkpoint":
+                cosines = _export_checked(campplus.load_campplus(weights.path), onnx_path)
+            else:
+                graph = onnx_graph.standardize(onnx_graph.load_onnx(weights.path), str(weights.path))
+                onnx.save(graph, str(onnx_path))
+                cosines = []  # no PyTorch model to compare with: probe_onnx checks it runs and normalises
+        dim = onnx_export.probe_onnx(onnx_path)
+        graph = onnx.load(str(onnx_path))
+        onnx_graph.set_metadata(graph, {"vomid_source": source, "vomid_random_weights": str(request.random_weights),
+                                        "vomid_embedding_dim": str(dim)})
+        onnx.save(graph, str(onnx_path))
+        model_file = onnx_path
+        if request.repository.target == "tensorrt":
+            model_file = tensorrt.build_plan(onnx_path, Path(tmp) / "model.plan", fp16=request.fp16)
+        manifest = Manifest(embedding_dim=dim, source=source, random_weights=request.random_weights,
+                            target=request.repository.target, model_sha256=_sha256(onnx_path),
+                            parity_cosines=cosines)
+        write_repository(request.output, model_file, manifest, request.repository)
+        log.info("model repository written to %s (embedding dim %d, source %s)", request.output, dim, source)
+        return manifest
+
+
+def _export_checked(model, onnx_path: Path) -> list[float]:
+    onnx_export.export_torch(model, onnx_path)
+    return onnx_export.check_parity(model, onnx_path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["ExportRequest", "ExportError", "run_export", "resolve_weights"]
