@@ -1,0 +1,1 @@
+"""`vomid score`: bulk embeddings straight from Triton (cached on disk), trial scoring, EER/minDCF, DET curves."""
