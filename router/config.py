@@ -1,0 +1,319 @@
+"""The router's typed configuration, in one place: YAML/JSON file, then `VOIMID_*` env overrides, then validation.
+
+Every bad value is a start-up `ConfigError` whose message begins with the dotted key, e.g.
+"api.port: must be an integer 1-65535". The `storage` and `balancer` sections are validated by their own
+packages (`StorageConfig.from_dict`, `BalancerConfig.from_dict`) and their errors re-raised as `ConfigError`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from router.inference import BalancerConfig
+from router.errors import ConfigError
+from store.config import StorageConfig
+from store.errors import StoreConfigError
+
+ENVIRONMENTS = ("development", "test", "staging", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RATE_LIMIT_BACKENDS = ("auto", "memory", "redis")
+
+# env var -> dotted key; values are strings and coerced like file values.
+ENV_KEYS = {
+    "VOIMID_ENVIRONMENT": "environment",
+    "VOIMID_API_HOST": "api.host",
+    "VOIMID_API_PORT": "api.port",
+    "VOIMID_MAX_UPLOAD_MB": "api.max_upload_mb",
+    "VOIMID_AUTH_ENABLED": "auth.enabled",
+    "VOIMID_API_KEYS_FILE": "auth.keys_file",
+    "VOIMID_API_KEYS": "auth.env_keys",
+    "VOIMID_RATE_LIMIT_PER_S": "rate_limit.rate_per_s",
+    "VOIMID_RATE_LIMIT_BURST": "rate_limit.burst",
+    "VOIMID_REDIS_URL": "redis.url",
+    "VOIMID_REDIS_HOST": "redis.host",
+    "VOIMID_REDIS_PORT": "redis.port",
+    "VOIMID_REDIS_PASSWORD": "redis.password",
+    "VOIMID_STORAGE_TYPE": "storage.type",
+    "VOIMID_STORAGE_PATH": "storage.path",
+    "VOIMID_STORAGE_ENCRYPTION_KEY_FILE": "storage.encryption_key_file",
+    "VOIMID_TRITON_URLS": "balancer.instances",
+    "VOIMID_VERIFY_THRESHOLD": "verify.threshold",
+    "VOIMID_LOG_LEVEL": "logging.level",
+    "VOIMID_AUDIT_PATH": "audit.path",
+}
+
+
+@dataclass
+class ApiConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    max_upload_mb: float = 10.0
+    min_seconds: float = 1.0
+    max_seconds: float = 30.0
+    # RMS below this (full scale = 1.0) is "silent": nothing to recognise a speaker from.
+    silence_rms: float = 1e-4
+    max_field_kb: int = 64
+    decode_workers: int = 2
+
+    def validate(self) -> None:
+        _check(1 <= self.port <= 65535, "api.port", "must be an integer 1-65535")
+        _check(0 < self.max_upload_mb <= 1024, "api.max_upload_mb", "must be in (0, 1024]")
+        _check(self.min_seconds > 0, "api.min_seconds", "must be > 0")
+        _check(self.max_seconds > self.min_seconds, "api.max_seconds", "must be > api.min_seconds")
+        _check(self.max_seconds <= 600, "api.max_seconds", "must be <= 600")
+        _check(0 <= self.silence_rms < 1, "api.silence_rms", "must be in [0, 1)")
+        _check(1 <= self.max_field_kb <= 1024, "api.max_field_kb", "must be 1-1024")
+        _check(1 <= self.decode_workers <= 64, "api.decode_workers", "must be 1-64")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@dataclass
+class AuthConfig:
+    enabled: bool = True
+    keys_file: str | None = None
+    # Inline key-file lines ("<key_id> <scopes> sha256:<hex>"), for configs that carry hashes.
+    keys: list[str] = field(default_factory=list)
+    # Plain keys from the environment ("<scope>[|scope]:<key>", comma separated); hashed at load.
+    env_keys: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if self.enabled and not (self.keys_file or self.keys or self.env_keys):
+            raise ConfigError("auth.keys_file: auth is enabled but no keys are configured "
+                              "(set auth.keys_file, auth.keys or VOIMID_API_KEYS, or auth.enabled: false)")
+
+
+@dataclass
+class RateLimitConfig:
+    enabled: bool = True
+    rate_per_s: float = 20.0
+    burst: int = 40
+    backend: str = "auto"  # auto: redis when storage is redis, else in-process
+
+    def validate(self) -> None:
+        _check(self.rate_per_s > 0, "rate_limit.rate_per_s", "must be > 0")
+        _check(self.burst >= 1, "rate_limit.burst", "must be >= 1")
+        _check(self.backend in RATE_LIMIT_BACKENDS, "rate_limit.backend",
+               f"must be one of {', '.join(RATE_LIMIT_BACKENDS)}")
+
+
+@dataclass
+class RedisConfig:
+    url: str | None = None
+    host: str = "localhost"
+    port: int = 6379
+    db: int = 0
+    password: str | None = None
+    timeout_s: float = 2.0
+
+    def validate(self) -> None:
+        _check(1 <= self.port <= 65535, "redis.port", "must be an integer 1-65535")
+        _check(self.db >= 0, "redis.db", "must be >= 0")
+        _check(self.timeout_s > 0, "redis.timeout_s", "must be > 0")
+
+
+@dataclass
+class VerifyConfig:
+    # The 3D-Speaker CAM++ model card's suggested cosine threshold; tune it on your own trials (`vomid score`).
+    threshold: float = 0.39
+    default_top_k: int = 5
+    max_top_k: int = 100
+
+    def validate(self) -> None:
+        _check(0 <= self.threshold <= 1, "verify.threshold", "must be a number in [0, 1]")
+        _check(1 <= self.max_top_k <= 1000, "verify.max_top_k", "must be 1-1000")
+        _check(1 <= self.default_top_k <= self.max_top_k, "verify.default_top_k", "must be 1..verify.max_top_k")
+
+
+@dataclass
+class LoggingConfig:
+    level: str = "INFO"
+    json: bool = True
+
+    def validate(self) -> None:
+        self.level = self.level.upper()
+        _check(self.level in LOG_LEVELS, "logging.level", f"must be one of {', '.join(LOG_LEVELS)}")
+
+
+@dataclass
+class AuditConfig:
+    enabled: bool = True
+    path: str | None = None  # None: the "vomid.audit" logger's own handlers (stderr by default)
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass
+class RouterConfig:
+    environment: str = "development"
+    api: ApiConfig = field(default_factory=ApiConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    balancer: BalancerConfig = field(default_factory=lambda: BalancerConfig.from_dict({}))
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+
+    @property
+    def rate_limit_uses_redis(self) -> bool:
+        if self.rate_limit.backend == "auto":
+            return self.storage.type == "redis"
+        return self.rate_limit.backend == "redis"
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> "RouterConfig":
+        raw = dict(raw or {})
+        if "triton" in raw:  # accepted alias of the balancer section
+            raw.setdefault("balancer", raw.pop("triton"))
+        _reject_unknown(raw, {f.name for f in dataclasses.fields(cls)}, "")
+        environment = _coerce("environment", raw.get("environment", "development"), str)
+        _check(environment in ENVIRONMENTS, "environment", f"must be one of {', '.join(ENVIRONMENTS)}")
+        sections = {name: _section(name, kind, raw.get(name))
+                    for name, kind in (("api", ApiConfig), ("auth", AuthConfig), ("rate_limit", RateLimitConfig),
+                                       ("redis", RedisConfig), ("verify", VerifyConfig),
+                                       ("logging", LoggingConfig), ("audit", AuditConfig))}
+        storage = _storage(_mapping("storage", raw.get("storage")), sections["redis"])
+        balancer = _balancer(_mapping("balancer", raw.get("balancer")))
+        return cls(environment=environment, storage=storage, balancer=balancer, **sections)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> RouterConfig:
+    """Reads a YAML (or JSON) file if given, applies `VOIMID_*` overrides from `env` (default os.environ)."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror}") from None
+        try:
+            raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"config file {path}: not valid YAML/JSON: {exc}") from None
+        raw = _mapping(str(path), raw or {})
+    apply_env(raw, os.environ if env is None else env)
+    return RouterConfig.from_dict(raw)
+
+
+def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for var, dotted in ENV_KEYS.items():
+        if var not in env:
+            continue
+        value: Any = env[var]
+        if dotted == "balancer.instances":
+            value = [{"url": url.strip(), "weight": 1} for url in value.split(",") if url.strip()]
+        section, _, key = dotted.rpartition(".")
+        target = raw
+        if section:
+            if "triton" in raw and section == "balancer":
+                section = "triton"
+            target = raw.setdefault(section, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{section}: must be a mapping")
+        target[key] = value
+
+
+def _section(name: str, kind: type, raw: Any) -> Any:
+    raw = _mapping(name, raw or {})
+    hints = typing.get_type_hints(kind)
+    _reject_unknown(raw, set(hints), f"{name}.")
+    section = kind(**{key: _coerce(f"{name}.{key}", value, hints[key]) for key, value in raw.items()})
+    section.validate()
+    return section
+
+
+def _storage(raw: dict[str, Any], redis: RedisConfig) -> StorageConfig:
+    raw = dict(raw)
+    if raw.get("type", StorageConfig.type) == "redis":
+        # One Redis for the whole router unless the storage section names its own.
+        inherited = {"redis_url": redis.url, "redis_host": redis.host, "redis_port": redis.port,
+                     "redis_db": redis.db, "redis_password": redis.password, "redis_timeout_s": redis.timeout_s}
+        for key, value in inherited.items():
+            raw.setdefault(key, value)
+    try:
+        return StorageConfig.from_dict(raw)
+    except StoreConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _balancer(raw: dict[str, Any]) -> BalancerConfig:
+    try:
+        return BalancerConfig.from_dict(raw)
+    except (ValueError, TypeError, KeyError) as exc:
+        message = str(exc).strip("'\"")
+        raise ConfigError(message if message.startswith("balancer.") else f"balancer: {message}") from None
+
+
+def _mapping(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: must be a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def _reject_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting")
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """File values arrive typed, env values as strings: accept both, reject anything else by key."""
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if args and typing.get_origin(hint) is not list \
+        else hint
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{key}: must not be null")
+    if typing.get_origin(base) is list:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: must be a list of strings")
+        return list(value)
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{key}: must be a boolean, got {value!r}")
+    if base is int:
+        try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: must be an integer, got {value!r}") from None
+    if base is float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: must be a number, got {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ConfigError(f"{key}: must be a finite number")
+        return number
+    if base is str:
+        if isinstance(value, (dict, list, bool)):
+            raise ConfigError(f"{key}: must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _check(ok: bool, key: str, why: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {why}")
