@@ -86,3 +86,32 @@ class UserRecord:
     @classmethod
     def unseal(cls, blob: bytes, cipher: Cipher) -> "UserRecord":
         return cls.from_bytes(cipher.decrypt(blob, _AAD))
+
+
+# --- change operations (file log, snapshots, backups) ---------------------------------------
+_OP_AAD = b"vomid-op-v1"
+
+
+def seal_put(record: UserRecord, cipher: Cipher) -> bytes:
+    return cipher.encrypt(b"P" + record.to_bytes(), _OP_AAD)
+
+
+def seal_delete(user_id: str, cipher: Cipher) -> bytes:
+    return cipher.encrypt(b"D" + user_id.encode(), _OP_AAD)
+
+
+def seal_end(count: int, cipher: Cipher) -> bytes:
+    """Closes a backup: lets restore tell a complete file from a truncated one."""
+    return cipher.encrypt(b"E" + str(count).encode(), _OP_AAD)
+
+
+def unseal_op(blob: bytes, cipher: Cipher) -> tuple[str, "UserRecord | str | int"]:
+    """("put", record), ("delete", user_id) or ("end", count)."""
+    data = cipher.decrypt(blob, _OP_AAD)
+    if data[:1] == b"P":
+        return "put", UserRecord.from_bytes(data[1:])
+    if data[:1] == b"D":
+        return "delete", data[1:].decode()
+    if data[:1] == b"E":
+        return "end", int(data[1:])
+    raise CorruptData("unknown operation in log")

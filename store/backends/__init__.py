@@ -1,0 +1,1 @@
+"""One module per storage backend, all behind store.base.VoiceprintStore."""

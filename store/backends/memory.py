@@ -1,0 +1,146 @@
+"""The memory backend: everything in process, nothing survives a restart (tests, demos).
+
+It is also the base of the file backend, which only adds persistence through the
+`_persist_*` hooks: validation, ordering and the index live here once.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from ..base import VoiceprintStore
+from ..config import StorageConfig
+from ..embeddings import as_embedding, as_embeddings
+from ..errors import InvalidEmbedding, InvalidRequest, UserExists, UserNotFound
+from ..mirror import LocalMirror
+from ..models import Match, Page, User
+from ..records import UserRecord, check_metadata, check_user_id
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or len(name) > 256:
+        raise InvalidRequest("name must be a string of at most 256 characters")
+    return name
+
+
+def check_page(offset: int, limit: int) -> None:
+    if offset < 0 or not 1 <= limit <= 1000:
+        raise InvalidRequest("offset must be >= 0 and limit between 1 and 1000")
+
+
+class MemoryStore(VoiceprintStore):
+    backend = "memory"
+
+    def __init__(self, config: StorageConfig):
+        self._config = config
+        self._mirror = LocalMirror(config, keep_records=True)
+        # Writes are serialised: a write is persisted, then applied, before the next starts,
+        # so the order on disk is the order in memory.
+        self._write_lock = asyncio.Lock()
+
+    # --- persistence hooks (no-ops here) --------------------------------------------------
+    async def _persist_put(self, records: list[UserRecord]) -> None:
+        pass
+
+    async def _persist_delete(self, user_id: str) -> None:
+        pass
+
+    async def _after_write(self, deleted: bool = False) -> None:
+        pass
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    # --- writes ---------------------------------------------------------------------------
+    async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
+                          user_id: str | None = None) -> User:
+        name, metadata = check_name(name), check_metadata(metadata)
+        user_id = check_user_id(user_id) if user_id is not None else uuid.uuid4().hex
+        emb = as_embeddings(embeddings, self._mirror.dim)
+        if emb.shape[0] > self._config.max_enrollments:
+            raise InvalidEmbedding(f"at most {self._config.max_enrollments} enrollments per user")
+        async with self._write_lock:
+            if user_id in self._mirror.records:
+                raise UserExists(user_id)
+            self._mirror.fix_dim(emb.shape[1])
+            now = time.time()
+            record = UserRecord(user_id, name, metadata, now, now, emb)
+            await self._commit(record)
+        return record.to_user()
+
+    async def add_enrollment(self, user_id: str, embedding: np.ndarray) -> User:
+        emb = as_embedding(embedding, self._mirror.dim)
+        async with self._write_lock:
+            record = self._record(user_id)
+            if record.embeddings.shape[0] >= self._config.max_enrollments:
+                raise InvalidEmbedding(f"at most {self._config.max_enrollments} enrollments per user")
+            record = record.with_enrollment(emb, time.time())
+            await self._commit(record)
+        return record.to_user()
+
+    async def _commit(self, record: UserRecord) -> None:
+        await self._persist_put([record])
+        await self._mirror.put(record)
+        await self._after_write()
+
+    async def delete_user(self, user_id: str) -> None:
+        async with self._write_lock:
+            self._record(user_id)
+            await self._persist_delete(user_id)
+            await self._mirror.delete(user_id)
+            await self._after_write(deleted=True)
+
+    async def import_records(self, records: list[UserRecord]) -> None:
+        async with self._write_lock:
+            for r in records:
+                self._mirror.fix_dim(r.dim)
+            await self._persist_put(records)
+            for r in records:
+                await self._mirror.put(r)
+            await self._after_write()
+
+    # --- reads ----------------------------------------------------------------------------
+    def _record(self, user_id: str) -> UserRecord:
+        record = self._mirror.records.get(user_id)
+        if record is None:
+            raise UserNotFound(user_id)
+        return record
+
+    async def get_user(self, user_id: str) -> User:
+        return self._record(user_id).to_user()
+
+    async def list_users(self, offset: int = 0, limit: int = 50) -> Page:
+        check_page(offset, limit)
+        records = list(self._mirror.records.values())
+        return Page([r.to_user() for r in records[offset:offset + limit]], len(records), offset, limit)
+
+    async def count(self) -> int:
+        return len(self._mirror.records)
+
+    async def score(self, user_id: str, embedding: np.ndarray) -> float:
+        score = await self._mirror.score(user_id, embedding)
+        if score is None:
+            raise UserNotFound(user_id)
+        return score
+
+    async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
+        if not 1 <= k <= 1000:
+            raise InvalidRequest("k must be between 1 and 1000")
+        return await self._mirror.search(embedding, k)
+
+    async def health(self) -> dict:
+        return {"backend": self.backend, "ok": True, **self._mirror.stats()}
+
+    async def export_records(self) -> AsyncIterator[UserRecord]:
+        # Records are immutable and replaced whole, so a copy of the dict is a consistent snapshot.
+        async with self._write_lock:
+            snapshot = list(self._mirror.records.values())
+        for r in snapshot:
+            yield r

@@ -1,0 +1,103 @@
+"""`python -m store gen-key | backup | restore | rotate-key`: operator commands on a store.
+
+The store settings come from --config (YAML/JSON; its `storage:` section if it has one) and
+--set key=value overrides, exactly the keys of StorageConfig.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from .backup import backup, restore
+from .config import StorageConfig
+from .crypto import Cipher, generate_key, load_cipher, parse_key
+from .errors import StoreError
+from .factory import create_store
+
+
+def load_config(path: str | None, overrides: list[str]) -> StorageConfig:
+    data: dict = {}
+    if path:
+        text = Path(path).read_text()
+        data = (json.loads(text) if path.endswith(".json") else yaml.safe_load(text)) or {}
+        data = data.get("storage", data)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {item!r}")
+        data[key.strip()] = value
+    return StorageConfig.from_dict(data)
+
+
+def _cipher_from_file(path: str, setting: str) -> Cipher:
+    return Cipher(parse_key(Path(path).read_text(), setting))
+
+
+async def _backup(args) -> str:
+    config = load_config(args.config, args.set)
+    cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
+    async with create_store(config) as store:
+        n = await backup(store, args.file, cipher)
+    return f"backed up {n} users from {config.type} to {args.file}"
+
+
+async def _restore(args) -> str:
+    config = load_config(args.config, args.set)
+    cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
+    async with create_store(config) as store:
+        n = await restore(store, args.file, cipher, merge=args.merge)
+    return f"restored {n} users into {config.type}"
+
+
+async def _rotate(args) -> str:
+    config = load_config(args.config, args.set)
+    new = _cipher_from_file(args.new_key_file, "--new-key-file")
+    async with create_store(config) as store:
+        n = await store.rotate_key(new)
+    return (f"re-encrypted {n} users with key id {new.key_id}; point storage.encryption_key_file "
+            f"(or $VOIMID_ENCRYPTION_KEY) at the new key before the next start")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m store", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("gen-key", help="print (or write) a new random 256-bit key")
+    gen.add_argument("--out", help="write the key to this file (mode 600) instead of stdout")
+    for name, helptext in (("backup", "write an encrypted snapshot of the store to FILE"),
+                           ("restore", "load a backup FILE into the store"),
+                           ("rotate-key", "re-encrypt everything at rest with a new key (stop replicas first)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--config", help="YAML/JSON file with the storage settings")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+        if name == "rotate-key":
+            p.add_argument("--new-key-file", required=True)
+        else:
+            p.add_argument("file")
+            p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
+        if name == "restore":
+            p.add_argument("--merge", action="store_true", help="upsert into a non-empty store")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "gen-key":
+        key = generate_key()
+        if args.out:
+            out = Path(args.out)
+            out.touch(mode=0o600, exist_ok=False)
+            out.write_text(key + "\n")
+            print(f"wrote a new key to {out}")
+        else:
+            print(key)
+        return 0
+    run = {"backup": _backup, "restore": _restore, "rotate-key": _rotate}[args.command]
+    try:
+        print(asyncio.run(run(args)))
+    except (StoreError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
