@@ -1,0 +1,91 @@
+"""The REST API as data: one `Call` per endpoint (method, path, form fields, upload, result parser).
+
+Both clients build the same calls here and only differ in how they send them, so a route or a field name is
+written once.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+from client.audio import Upload
+from client.errors import ResponseError
+from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
+
+PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    parse: Callable[[Any], Any]
+    params: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # multipart text fields
+    upload: Upload | None = None  # sent as the multipart part "audio"
+
+    @property
+    def multipart(self) -> bool:
+        return self.upload is not None or bool(self.fields)
+
+
+def register(name: str, upload: Upload, metadata: dict[str, Any] | None) -> Call:
+    fields = {"name": name, "metadata": json.dumps(metadata or {})}
+    return Call("POST", f"{PREFIX}/voiceprint/register", _user_id, fields=fields, upload=upload)
+
+
+def verify(upload: Upload, threshold: float | None, user_id: str | None) -> Call:
+    fields = _present(threshold=threshold, user_id=user_id)
+    return Call("POST", f"{PREFIX}/voiceprint/verify", VerifyResult.from_json, fields=fields, upload=upload)
+
+
+def identify(upload: Upload, top_k: int | None) -> Call:
+    return Call("POST", f"{PREFIX}/voiceprint/identify", IdentifyResult.from_json, fields=_present(top_k=top_k),
+                upload=upload)
+
+
+def enroll(user_id: str, upload: Upload) -> Call:
+    return Call("POST", f"{PREFIX}/voiceprint/{_segment(user_id)}/enroll", _json, upload=upload)
+
+
+def get(user_id: str) -> Call:
+    return Call("GET", f"{PREFIX}/voiceprint/{_segment(user_id)}", Voiceprint.from_json)
+
+
+def delete(user_id: str) -> Call:
+    return Call("DELETE", f"{PREFIX}/voiceprint/{_segment(user_id)}", _json)
+
+
+def list_page(offset: int, limit: int) -> Call:
+    return Call("GET", f"{PREFIX}/voiceprints", VoiceprintPage.from_json,
+                params={"offset": str(offset), "limit": str(limit)})
+
+
+def stats() -> Call:
+    return Call("GET", f"{PREFIX}/stats", _json)
+
+
+def health() -> Call:
+    return Call("GET", "/health", Health.from_json)
+
+
+def _user_id(body: Any) -> str:
+    if not isinstance(body, dict) or not body.get("user_id"):
+        raise ResponseError(f"register answered without a user_id: {str(body)[:200]}")
+    return str(body["user_id"])
+
+
+def _json(body: Any) -> Any:
+    return body
+
+
+def _present(**values: Any) -> dict[str, str]:
+    return {key: str(value) for key, value in values.items() if value is not None}
+
+
+def _segment(user_id: str) -> str:
+    if not user_id:
+        raise ValueError("user_id must not be empty")
+    return quote(str(user_id), safe="")
