@@ -1,13 +1,14 @@
 """Typed, validated settings of the Triton pool (the `triton` section of the router's config)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields
 from typing import Any, Mapping
 
 from router.balancer.errors import BalancerConfigError
 from router.balancer.strategies import STRATEGIES
 
 SECTION = "triton"  # where these settings live in the router's config file, for error messages
+DEFAULT_URL = "127.0.0.1:8001"  # tritonserver's own default gRPC port: a local server needs no config
 
 
 @dataclass
@@ -18,7 +19,7 @@ class InstanceConfig:
 
 @dataclass
 class BalancerConfig:
-    instances: list[InstanceConfig] = field(default_factory=list)
+    instances: list[InstanceConfig] = field(default_factory=lambda: [InstanceConfig(DEFAULT_URL)])
     strategy: str = "least_connections"
     health_interval_s: float = 2.0
     eject_after_failures: int = 3
@@ -26,25 +27,26 @@ class BalancerConfig:
     retries: int = 2
     timeout_s: float = 10.0
     model_name: str = "speaker"
+    section: InitVar[str] = SECTION  # the config key error messages start with
 
-    def __post_init__(self):
-        self.validate()
+    def __post_init__(self, section: str):
+        self.validate(section)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "BalancerConfig":
+    def from_dict(cls, data: Mapping[str, Any], section: str = SECTION) -> "BalancerConfig":
         """Builds the config from parsed YAML/JSON; `instances` holds "host:port" strings or {url, weight}."""
         if not isinstance(data, Mapping):
-            raise BalancerConfigError(f"{SECTION}: must be a mapping")
+            raise BalancerConfigError(f"{section}: must be a mapping")
         known = {f.name for f in fields(cls)}
         for key in data:
             if key not in known:
-                raise BalancerConfigError(f"{SECTION}.{key}: unknown key (expected one of {sorted(known)})")
+                raise BalancerConfigError(f"{section}.{key}: unknown key (expected one of {sorted(known)})")
         values = dict(data)
-        values["instances"] = _parse_instances(data.get("instances"), f"{SECTION}.instances")
-        return cls(**values)  # __post_init__ validates the rest
+        if "instances" in data:
+            values["instances"] = _parse_instances(data["instances"], f"{section}.instances")
+        return cls(**values, section=section)  # __post_init__ validates the rest
 
-    def validate(self) -> None:
-        section = SECTION
+    def validate(self, section: str = SECTION) -> None:
         if not self.instances:
             raise BalancerConfigError(f"{section}.instances: at least one Triton instance is needed")
         seen: set[str] = set()
@@ -72,8 +74,6 @@ class BalancerConfig:
 
 
 def _parse_instances(raw: Any, key: str) -> list[InstanceConfig]:
-    if raw is None:
-        raise BalancerConfigError(f"{key}: at least one Triton instance is needed")
     if isinstance(raw, (str, bytes)) or not isinstance(raw, list):
         raise BalancerConfigError(f"{key}: must be a list of \"host:port\" strings or {{url, weight}} mappings")
     parsed = []

@@ -1,0 +1,30 @@
+"""Sorts a Triton error into what the pool does with it: reject the input, or blame the instance and retry."""
+from __future__ import annotations
+
+import enum
+
+from tritonclient.utils import InferenceServerException
+
+# Messages of the models' own input checks (engine/triton_models): Triton wraps them as INTERNAL errors, so the
+# message is the only sign that the input, not the instance, is at fault.
+REJECTION_MARKERS = ("too short", "must be finite")
+
+
+class Outcome(str, enum.Enum):
+    OK = "ok"
+    REJECTED = "rejected"      # the model refused this input: not retried, not the instance's fault
+    TIMEOUT = "timeout"        # no answer within timeout_s
+    UNAVAILABLE = "unavailable"  # connection refused or dropped
+    ERROR = "error"            # any other server-side failure
+
+
+def classify(error: InferenceServerException) -> Outcome:
+    status = error.status() or ""
+    message = (error.message() or "").lower()
+    if status == "StatusCode.INVALID_ARGUMENT" or any(marker in message for marker in REJECTION_MARKERS):
+        return Outcome.REJECTED
+    if status == "StatusCode.DEADLINE_EXCEEDED":
+        return Outcome.TIMEOUT
+    if status == "StatusCode.UNAVAILABLE":
+        return Outcome.UNAVAILABLE
+    return Outcome.ERROR

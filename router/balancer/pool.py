@@ -1,0 +1,173 @@
+"""Balances embedding requests over several Triton instances: pick, retry elsewhere, eject, health-check.
+
+The pool owns one asyncio gRPC client per instance. A request goes to the instance the strategy picks among the
+healthy, admitted ones; an instance fault (connection, timeout, server error) counts against that instance and
+the request is retried on another one, which is safe because inference is idempotent. A rejected input is
+answered at once: the model would refuse it anywhere.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import numpy as np
+import tritonclient.grpc.aio as grpcaio
+from prometheus_client import CollectorRegistry
+from tritonclient.utils import InferenceServerException
+
+from router.balancer.config import BalancerConfig
+from router.balancer.errors import InferenceFailed, InferenceRejected, NoHealthyInstance
+from router.balancer.instance import Instance
+from router.balancer.metrics import BalancerMetrics
+from router.balancer.model_info import ModelInfo
+from router.balancer.outcome import Outcome, classify
+from router.balancer.strategies import STRATEGIES, Strategy
+
+log = logging.getLogger(__name__)
+
+
+class _InstanceFault(Exception):
+    """An attempt failed for a reason that is the instance's, not the input's: try another one."""
+
+
+class TritonPool:
+    def __init__(self, config: BalancerConfig, registry: CollectorRegistry | None = None,
+                 strategy: Strategy | None = None):
+        self.config = config
+        self.instances = [Instance(url=c.url, weight=c.weight) for c in config.instances]
+        self.strategy: Strategy = strategy or STRATEGIES[config.strategy]()
+        self._metrics = BalancerMetrics(registry)
+        self._model_info: ModelInfo | None = None
+        self._health_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Opens the clients, checks every instance once, then keeps checking in the background."""
+        for instance in self.instances:
+            instance.open(max_reconnect_backoff_s=self.config.health_interval_s)
+        await self.check_health()
+        self._health_task = asyncio.create_task(self._health_loop(), name="triton-pool-health")
+
+    async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+            self._health_task = None
+        await asyncio.gather(*(instance.close() for instance in self.instances))
+
+    async def __aenter__(self) -> "TritonPool":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def ready(self) -> bool:
+        return any(instance.available for instance in self.instances)
+
+    def states(self) -> list[dict]:
+        return [instance.state() for instance in self.instances]
+
+    def model_info(self) -> dict:
+        """embedding_dim, random_weights and source of the served model, read from the first ready instance.
+
+        Empty until an instance has been ready: the router may start before Triton does.
+        """
+        return self._model_info.public() if self._model_info is not None else {}
+
+    async def embed(self, waveform: np.ndarray) -> np.ndarray:
+        """One 16 kHz mono float32 waveform (N,) -> its L2-normalised embedding (D,)."""
+        if waveform.ndim != 1:
+            raise ValueError(f"waveform must be 1-D, got shape {waveform.shape}")
+        batch = np.ascontiguousarray(waveform, dtype=np.float32).reshape(1, -1)
+        tried: list[Instance] = []
+        faults: list[str] = []
+        for _ in range(self.config.retries + 1):
+            candidates = [i for i in self.instances if i.available and i not in tried]
+            if not candidates:
+                break
+            instance = self.strategy.pick(candidates)
+            tried.append(instance)
+            try:
+                return await self._infer(instance, batch)
+            except _InstanceFault as fault:
+                faults.append(f"{instance.url}: {fault}")
+        if not tried:
+            raise NoHealthyInstance(f"no healthy Triton instance among {len(self.instances)}")
+        raise InferenceFailed(f"inference failed on {len(tried)} instance(s): " + "; ".join(faults))
+
+    async def _infer(self, instance: Instance, batch: np.ndarray) -> np.ndarray:
+        info = self._model_info or await self._load_model_info(instance)
+        tensor = grpcaio.InferInput(info.input_name, list(batch.shape), "FP32")
+        tensor.set_data_from_numpy(batch)
+        output = grpcaio.InferRequestedOutput(info.output_name)
+        instance.begin()
+        started = time.perf_counter()
+        try:
+            result = await instance.client.infer(self.config.model_name, [tensor], outputs=[output],
+                                                 client_timeout=self.config.timeout_s)
+        except InferenceServerException as error:
+            raise self._failure(instance, error, time.perf_counter() - started) from None
+        finally:
+            instance.end()
+        latency = time.perf_counter() - started
+        instance.succeeded(latency)
+        self.strategy.record(instance, True, latency)
+        self._metrics.attempt(instance.url, Outcome.OK.value, latency)
+        return np.array(result.as_numpy(info.output_name)[0], dtype=np.float32)
+
+    def _failure(self, instance: Instance, error: InferenceServerException, latency: float) -> Exception:
+        """Books a failed attempt and returns what to raise: a rejection for the caller, or a fault to retry."""
+        outcome = classify(error)
+        self._metrics.attempt(instance.url, outcome.value, latency)
+        if outcome is Outcome.REJECTED:
+            instance.answered()
+            return InferenceRejected(error.message())
+        self.strategy.record(instance, False, latency)
+        if instance.failed(self.config.eject_after_failures, self.config.readmit_after_s):
+            log.warning("ejecting %s for %.1fs after %d consecutive failures (last: %s)", instance.url,
+                        self.config.readmit_after_s, instance.consecutive_failures, error.message())
+            self._metrics.ejected(instance.url)
+            self._metrics.set_healthy(instance.url, False)
+        return _InstanceFault(f"{outcome.value}: {error.message()}")
+
+    async def _load_model_info(self, instance: Instance) -> ModelInfo:
+        try:
+            response = await instance.client.get_model_config(self.config.model_name,
+                                                              client_timeout=self.config.timeout_s)
+        except InferenceServerException as error:
+            raise _InstanceFault(f"get_model_config: {error.message()}") from None
+        self._model_info = ModelInfo.from_config(response.config)
+        return self._model_info
+
+    async def check_health(self) -> None:
+        """One round of active checks over every instance (the background task calls it each interval)."""
+        await asyncio.gather(*(self._check(instance) for instance in self.instances))
+        if self._model_info is None:
+            for instance in (i for i in self.instances if i.available):
+                with contextlib.suppress(_InstanceFault):
+                    await self._load_model_info(instance)
+                    break
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)  # the check period, not a wait for readiness
+            await self.check_health()
+
+    async def _check(self, instance: Instance) -> None:
+        # A check must not outlive its period, or rounds pile up behind a hung instance.
+        timeout = min(self.config.timeout_s, max(self.config.health_interval_s, 0.5))
+        try:
+            passed = (await instance.client.is_server_ready(client_timeout=timeout)
+                      and await instance.client.is_model_ready(self.config.model_name, client_timeout=timeout))
+        except InferenceServerException:
+            passed = False
+        was_healthy = instance.healthy
+        if instance.checked(passed):
+            log.info("re-admitting %s: health check passed after ejection", instance.url)
+        elif was_healthy != passed:
+            log.log(logging.INFO if passed else logging.WARNING, "%s is %s", instance.url,
+                    "healthy" if passed else "unhealthy")
+        self._metrics.set_healthy(instance.url, instance.available)
