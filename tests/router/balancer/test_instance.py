@@ -1,0 +1,56 @@
+"""Instance bookkeeping: passive ejection after consecutive failures, re-admission only by a passing check."""
+from __future__ import annotations
+
+import time
+
+from router.balancer.instance import Instance
+
+
+def test_ejects_after_n_consecutive_failures_only():
+    instance = Instance("a:1", healthy=True)
+    assert not instance.failed(3, 10.0, now=100.0)
+    assert not instance.failed(3, 10.0, now=100.0)
+    instance.succeeded(0.01)  # a success breaks the streak
+    assert not instance.failed(3, 10.0, now=100.0)
+    assert not instance.failed(3, 10.0, now=100.0)
+    assert instance.failed(3, 10.0, now=100.0)
+    assert instance.ejected and not instance.available and instance.ejected_until == 110.0
+    assert not instance.failed(3, 10.0, now=101.0)  # already ejected: counted, not ejected twice
+    assert instance.failures == 6
+
+
+def test_readmitted_only_when_due_and_the_check_passes():
+    instance = Instance("a:1", healthy=True)
+    for _ in range(3):
+        instance.failed(3, 10.0, now=100.0)
+    assert not instance.checked(True, now=105.0)  # not due yet
+    assert not instance.checked(False, now=111.0)  # due, but the server is still down
+    assert instance.ejected and not instance.healthy
+    assert instance.checked(True, now=112.0)
+    assert instance.available and instance.consecutive_failures == 0
+
+
+def test_rejections_end_a_failure_streak():
+    instance = Instance("a:1", healthy=True)
+    instance.failed(2, 10.0, now=0.0)
+    instance.answered()
+    assert not instance.failed(2, 10.0, now=0.0)
+
+
+def test_state():
+    instance = Instance("a:1", healthy=True)
+    instance.begin()
+    instance.end()
+    instance.succeeded(0.02)
+    state = instance.state()
+    assert state | {"latency_ms": None} == {"url": "a:1", "weight": 1, "healthy": True, "ejected": False,
+                                            "ejected_until": None, "in_flight": 0, "requests": 1, "failures": 0,
+                                            "latency_ms": None}
+    assert state["latency_ms"] == 20.0
+
+
+def test_state_reports_ejection_in_wall_clock_time():
+    instance = Instance("a:1", healthy=True)
+    instance.failed(1, 10.0)
+    assert instance.state()["ejected"]
+    assert abs(instance.state()["ejected_until"] - (time.time() + 10.0)) < 1.0
