@@ -48,7 +48,11 @@ class FileStore(MemoryStore):
 
     # --- start-up -------------------------------------------------------------------------
     async def open(self) -> None:
-        records = await asyncio.to_thread(self._recover)
+        try:
+            records = await asyncio.to_thread(self._recover)
+        except BaseException:
+            await self.close()  # a failed start must not keep the directory locked
+            raise
         await self._mirror.load(records)
         log.info("file store opened", extra={"path": str(self._dir), "users": len(records)})
 
