@@ -1,8 +1,9 @@
 """The router's typed configuration, in one place: YAML/JSON file, then `VOIMID_*` env overrides, then validation.
 
 Every bad value is a start-up `ConfigError` whose message begins with the dotted key, e.g.
-"api.port: must be an integer 1-65535". The `storage` and `balancer` sections are validated by their own
-packages (`StorageConfig.from_dict`, `BalancerConfig.from_dict`) and their errors re-raised as `ConfigError`.
+"api.port: must be an integer 1-65535". The `storage` and `triton` (alias `balancer`) sections
+are validated by their own packages (`StorageConfig.from_dict`, `BalancerConfig.from_dict`) and re-raised as
+`ConfigError`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from router.inference import BalancerConfig
+from router.balancer.config import BalancerConfig
+from router.balancer.errors import BalancerConfigError
 from router.errors import ConfigError
 from store.config import StorageConfig
 from store.errors import StoreConfigError
@@ -43,7 +45,7 @@ ENV_KEYS = {
     "VOIMID_STORAGE_TYPE": "storage.type",
     "VOIMID_STORAGE_PATH": "storage.path",
     "VOIMID_STORAGE_ENCRYPTION_KEY_FILE": "storage.encryption_key_file",
-    "VOIMID_TRITON_URLS": "balancer.instances",
+    "VOIMID_TRITON_URLS": "triton.instances",
     "VOIMID_VERIFY_THRESHOLD": "verify.threshold",
     "VOIMID_LOG_LEVEL": "logging.level",
     "VOIMID_AUDIT_PATH": "audit.path",
@@ -161,7 +163,7 @@ class RouterConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
-    balancer: BalancerConfig = field(default_factory=lambda: BalancerConfig.from_dict({}))
+    triton: BalancerConfig = field(default_factory=BalancerConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
@@ -175,8 +177,10 @@ class RouterConfig:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> "RouterConfig":
         raw = dict(raw or {})
-        if "triton" in raw:  # accepted alias of the balancer section
-            raw.setdefault("balancer", raw.pop("triton"))
+        if "balancer" in raw:  # accepted alias of the triton section
+            if "triton" in raw:
+                raise ConfigError("balancer: give either triton or its alias balancer, not both")
+            raw["triton"] = raw.pop("balancer")
         _reject_unknown(raw, {f.name for f in dataclasses.fields(cls)}, "")
         environment = _coerce("environment", raw.get("environment", "development"), str)
         _check(environment in ENVIRONMENTS, "environment", f"must be one of {', '.join(ENVIRONMENTS)}")
@@ -184,9 +188,9 @@ class RouterConfig:
                     for name, kind in (("api", ApiConfig), ("auth", AuthConfig), ("rate_limit", RateLimitConfig),
                                        ("redis", RedisConfig), ("verify", VerifyConfig),
                                        ("logging", LoggingConfig), ("audit", AuditConfig))}
-        storage = _storage(_mapping("storage", raw.get("storage")), sections["redis"])
-        balancer = _balancer(_mapping("balancer", raw.get("balancer")))
-        return cls(environment=environment, storage=storage, balancer=balancer, **sections)
+        storage = _storage(_mapping("storage", raw.get("storage") or {}), sections["redis"])
+        triton = _triton(_mapping("triton", raw.get("triton") or {}))
+        return cls(environment=environment, storage=storage, triton=triton, **sections)
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> RouterConfig:
@@ -212,13 +216,13 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         if var not in env:
             continue
         value: Any = env[var]
-        if dotted == "balancer.instances":
-            value = [{"url": url.strip(), "weight": 1} for url in value.split(",") if url.strip()]
+        if dotted == "triton.instances":
+            value = [url.strip() for url in value.split(",") if url.strip()]
         section, _, key = dotted.rpartition(".")
         target = raw
         if section:
-            if "triton" in raw and section == "balancer":
-                section = "triton"
+            if section == "triton" and "balancer" in raw:
+                section = "balancer"
             target = raw.setdefault(section, {})
             if not isinstance(target, dict):
                 raise ConfigError(f"{section}: must be a mapping")
@@ -248,12 +252,11 @@ def _storage(raw: dict[str, Any], redis: RedisConfig) -> StorageConfig:
         raise ConfigError(str(exc)) from None
 
 
-def _balancer(raw: dict[str, Any]) -> BalancerConfig:
+def _triton(raw: dict[str, Any]) -> BalancerConfig:
     try:
-        return BalancerConfig.from_dict(raw)
-    except (ValueError, TypeError, KeyError) as exc:
-        message = str(exc).strip("'\"")
-        raise ConfigError(message if message.startswith("balancer.") else f"balancer: {message}") from None
+        return BalancerConfig.from_dict(raw, section="triton")
+    except BalancerConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _mapping(name: str, value: Any) -> dict[str, Any]:

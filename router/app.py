@@ -1,0 +1,95 @@
+"""The application factory: `create_app(config)` builds every component; cleanup_ctx opens and closes them.
+
+Components are constructed here (cheap, nothing connects) and opened at startup, so the app's state is complete
+before it freezes, and tests, main.py and the benchmark all get the same wiring.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from router import api, state, system
+from router.audio import AudioLimits
+from router.auth import ApiKey, KeyRing
+from router.config import RouterConfig
+from router.balancer.pool import TritonPool
+from router.logs import AuditLog
+from router.metrics import RouterMetrics
+from router.middlewares import MIDDLEWARES
+from router.ratelimit import LocalRateLimiter, RedisRateLimiter
+from router.service import VoiceprintService
+from store import create_store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: RouterConfig) -> web.Application:
+    # aiohttp's own body cap, above ours: ours answers a clean 413 first, this one guards everything else.
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=config.api.max_upload_bytes + (1 << 20))
+    metrics = RouterMetrics()
+    audit = AuditLog(config.audit.enabled)
+    app[state.CONFIG] = config
+    app[state.METRICS] = metrics
+    app[state.AUDIT] = audit
+    if config.auth.enabled:
+        app[state.KEYRING] = KeyRing.from_config(config.auth)
+    else:
+        log.warning("authentication is DISABLED by configuration (auth.enabled: false): every caller is admin")
+    redis = _redis_client(config) if config.rate_limit.enabled and config.rate_limit_uses_redis else None
+    if redis is not None:
+        app[state.REDIS] = redis
+    if config.rate_limit.enabled:
+        limit = config.rate_limit
+        app[state.LIMITER] = (RedisRateLimiter(redis, limit.rate_per_s, limit.burst) if redis is not None
+                              else LocalRateLimiter(limit.rate_per_s, limit.burst))
+    pool = TritonPool(config.triton, registry=metrics.registry)
+    store = create_store(config.storage)
+    executor = ThreadPoolExecutor(config.api.decode_workers, thread_name_prefix="vomid-decode")
+    app[state.POOL], app[state.STORE], app[state.EXECUTOR] = pool, store, executor
+    limits = AudioLimits(config.api.min_seconds, config.api.max_seconds, config.api.silence_rms)
+    app[state.SERVICE] = VoiceprintService(pool, store, executor, limits, config.verify.threshold, metrics, audit)
+    app.cleanup_ctx.extend([_executor_ctx, _redis_ctx, _store_ctx, _pool_ctx])
+    api.add_routes(app)
+    system.add_routes(app)
+    return app
+
+
+def _redis_client(config: RouterConfig) -> Redis:
+    r = config.redis
+    if r.url:
+        return Redis.from_url(r.url, socket_timeout=r.timeout_s, socket_connect_timeout=r.timeout_s)
+    return Redis(host=r.host, port=r.port, db=r.db, password=r.password, socket_timeout=r.timeout_s,
+                 socket_connect_timeout=r.timeout_s)
+
+
+async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[state.EXECUTOR].shutdown(wait=True, cancel_futures=True)
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    if (redis := app.get(state.REDIS)) is not None:
+        await redis.aclose()
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[state.STORE]
+    await store.open()
+    yield
+    await store.close()
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    pool = app[state.POOL]
+    await pool.start()
+    info = pool.model_info()
+    if info.get("random_weights"):
+        log.warning("Triton serves a RANDOM-WEIGHT model (%s): every response carries a warning",
+                    info.get("source"))
+    yield
+    await pool.close()

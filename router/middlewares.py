@@ -1,0 +1,125 @@
+"""Cross-cutting request handling: request id, metrics + access log, domain-error mapping, auth + rate limit.
+
+Order (outermost first): request_id -> metrics -> errors -> auth. Errors from other packages are mapped here,
+by class, so the store and the Triton pool stay HTTP-free and handlers never build error bodies.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+
+from router import auth, logs, state
+from router.errors import ApiError, RateLimited
+from router.balancer.errors import BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance
+from store.errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("vomid.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+# Foreign domain errors -> (status, code). Order matters only for subclasses listed before their bases.
+FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (UserNotFound, 404, "user_not_found"),
+    (UserExists, 409, "user_exists"),
+    (InvalidEmbedding, 422, "invalid_embedding"),
+    (InvalidRequest, 400, "invalid_request"),
+    (StorageUnavailable, 503, "storage_unavailable"),
+    (NoHealthyInstance, 503, "inference_unavailable"),
+    (InferenceRejected, 422, "audio_rejected"),
+    (InferenceFailed, 503, "inference_failed"),
+    (BalancerError, 503, "inference_unavailable"),
+)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler):
+    incoming = request.headers.get("X-Request-ID", "")
+    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    token = logs.request_id.set(rid)
+    try:
+        response = await handler(request)
+        response.headers["X-Request-ID"] = rid
+        if warning := state.model_warning(request.app):
+            response.headers["X-VoMID-Warning"] = warning
+        return response
+    finally:
+        logs.request_id.reset(token)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler):
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[state.METRICS].observe(route, request.method, status, elapsed)
+        access_log.info("%s %s %d %.1fms", request.method, route, status, elapsed * 1000,
+                        extra={"fields": {"method": request.method, "route": route, "status": status,
+                                          "ms": round(elapsed * 1000, 2)}})
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error(request, exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
+        return _error(request, exc.status, code, exc.text or exc.reason, {})
+    except Exception as exc:  # noqa: BLE001 - foreign domain errors are mapped; anything else is a bug
+        for kind, status, code in FOREIGN_ERRORS:
+            if isinstance(exc, kind):
+                return _error(request, status, code, str(exc), {})
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(request, 500, "internal_error", "internal error (see the server log for this request id)", {})
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    scope = getattr(request.match_info.handler, "vomid_scope", None)
+    if scope is None:  # public endpoints: health, metrics, docs
+        return await handler(request)
+    keyring = request.app.get(state.KEYRING)
+    api_key = keyring.authenticate(auth.presented_key(request.headers)) if keyring is not None else None
+    auth.require(api_key, scope)
+    request[state.API_KEY] = api_key
+    limiter = request.app.get(state.LIMITER)
+    if limiter is not None:
+        bucket = api_key.key_id if api_key is not None else f"ip:{request.remote}"
+        retry_after = await limiter.acquire(bucket)
+        if retry_after > 0:
+            request.app[state.METRICS].rate_limited.inc()
+            raise RateLimited(retry_after)
+    return await handler(request)
+
+
+def requires(scope: str):
+    """Marks a handler as needing an API key with `scope` (checked by auth_middleware)."""
+    def mark(handler):
+        handler.vomid_scope = scope
+        return handler
+    return mark
+
+
+def _error(request: web.Request, status: int, code: str, message: str, headers: dict) -> web.Response:
+    request.app[state.METRICS].errors.labels(code).inc()
+    if status >= 500:
+        log.warning("%d %s: %s", status, code, message)
+    return state.reply(request, {"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+MIDDLEWARES = [request_id_middleware, metrics_middleware, error_middleware, auth_middleware]

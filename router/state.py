@@ -1,0 +1,47 @@
+"""Typed application state keys (web.AppKey) shared by the factory, the middlewares and the handlers."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from router.auth import ApiKey, KeyRing
+from router.config import RouterConfig
+from router.balancer.pool import TritonPool
+from router.logs import AuditLog
+from router.metrics import RouterMetrics
+from router.ratelimit import RateLimiter
+from router.service import VoiceprintService
+from store import VoiceprintStore
+
+CONFIG = web.AppKey("config", RouterConfig)
+METRICS = web.AppKey("metrics", RouterMetrics)
+AUDIT = web.AppKey("audit", AuditLog)
+KEYRING = web.AppKey("keyring", KeyRing)  # absent when auth is disabled
+POOL = web.AppKey("pool", TritonPool)
+STORE = web.AppKey("store", VoiceprintStore)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+REDIS = web.AppKey("redis", Redis)  # absent unless something needs Redis
+LIMITER = web.AppKey("limiter", RateLimiter)  # absent when rate limiting is off
+SERVICE = web.AppKey("service", VoiceprintService)
+
+API_KEY = web.RequestKey("api_key", ApiKey)  # the authenticated key; None when auth is off
+
+RANDOM_WEIGHTS_WARNING = "random-weight model: results are meaningless"
+
+
+def model_warning(app: web.Application) -> str | None:
+    """The warning every response carries while Triton serves an untrained model."""
+    pool = app.get(POOL)
+    if pool is not None and pool.model_info().get("random_weights"):
+        return RANDOM_WEIGHTS_WARNING
+    return None
+
+
+def reply(request: web.Request, payload: dict, status: int = 200, headers: dict | None = None) -> web.Response:
+    """The one way the router answers JSON: adds the random-weights warning to the body when it applies."""
+    warning = model_warning(request.app)
+    if warning:
+        payload = {**payload, "warning": warning}
+    return web.json_response(payload, status=status, headers=headers)

@@ -1,0 +1,96 @@
+"""Operational endpoints: /health (liveness + readiness per backend), /metrics, /api/v1/stats, docs and spec."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+
+from router import state
+from router.middlewares import requires
+from router.openapi import openapi_spec
+
+try:  # Swagger UI's static files, shipped by the swagger-ui-bundle wheel (no CDN at run time)
+    from swagger_ui_bundle import swagger_ui_path as SWAGGER_UI_DIR
+except ImportError:  # pragma: no cover - the docs page falls back to the raw spec link
+    SWAGGER_UI_DIR = None
+
+HEALTH_TIMEOUT_S = 2.0
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    backends: dict[str, dict] = {"store": await _store_health(app)}
+    instances = app[state.POOL].states()
+    backends["triton"] = {"ok": app[state.POOL].ready(), "instances": instances}
+    if (redis := app.get(state.REDIS)) is not None:
+        backends["redis"] = await _redis_health(redis)
+    ready = all(b["ok"] for b in backends.values())
+    info = app[state.POOL].model_info()
+    body = {"status": "ok" if ready else "degraded", "live": True, "ready": ready,
+            "random_weights": bool(info.get("random_weights")), "model": info, "backends": backends}
+    return state.reply(request, body, status=200 if ready else 503)
+
+
+@requires("admin")
+async def stats(request: web.Request) -> web.Response:
+    app = request.app
+    users = await app[state.STORE].count()
+    return state.reply(request, {"users": users, "requests": app[state.METRICS].summary(),
+                                 "instances": app[state.POOL].states(), "model": app[state.POOL].model_info()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[state.METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_spec())
+
+
+DOCS_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Edge-VoMID API</title>
+<link rel="stylesheet" href="/api/v1/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/v1/docs/static/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>"""
+
+FALLBACK_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Edge-VoMID API</title></head>
+<body><h1>Edge-VoMID API</h1><p>Swagger UI is not installed; the spec is at
+<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p></body></html>"""
+
+
+async def docs(request: web.Request) -> web.Response:
+    return web.Response(text=DOCS_PAGE if SWAGGER_UI_DIR else FALLBACK_PAGE, content_type="text/html")
+
+
+async def _store_health(app: web.Application) -> dict:
+    try:
+        result = await asyncio.wait_for(app[state.STORE].health(), HEALTH_TIMEOUT_S)
+    except (asyncio.TimeoutError, OSError, RedisError) as exc:
+        return {"ok": False, "error": str(exc) or type(exc).__name__}
+    except Exception as exc:  # noqa: BLE001 - a failing backend is reported, not raised, by a health check
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": bool(result.get("ok", True)), **result}
+
+
+async def _redis_health(redis) -> dict:
+    try:
+        await asyncio.wait_for(redis.ping(), HEALTH_TIMEOUT_S)
+    except (asyncio.TimeoutError, OSError, RedisError) as exc:
+        return {"ok": False, "error": str(exc) or type(exc).__name__}
+    return {"ok": True}
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/stats", stats)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_get("/api/v1/docs", docs)
+    if SWAGGER_UI_DIR:
+        app.router.add_static("/api/v1/docs/static", Path(SWAGGER_UI_DIR), name="swagger-ui")

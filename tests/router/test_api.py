@@ -1,0 +1,99 @@
+"""Every voiceprint endpoint through the real router (factory app, real Triton, memory store)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.router.audio_files import encode
+from tests.router.conftest import auth, form
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+WARNING = "random-weight model: results are meaningless"
+
+
+async def register(client, key, clip, name="alice", **fields):
+    response = await client.post("/api/v1/voiceprint/register", data=form(encode(clip, "wav16"), name=name, **fields),
+                                 headers=auth(key))
+    body = await response.json()
+    assert response.status == 201, body
+    return body
+
+
+async def test_register_get_enroll_verify_identify_list_delete(client, admin_key, verify_key, speech):
+    (spk_a, clips_a), (spk_b, clips_b) = list(speech.items())[:2]
+    alice = await register(client, admin_key, clips_a[0], name="alice", metadata='{"team": "a"}')
+    bob = await register(client, admin_key, clips_b[0], name="bob")
+    try:
+        assert alice["name"] == "alice" and alice["metadata"] == {"team": "a"} and alice["enrollments"] == 1
+        assert alice["warning"] == WARNING
+
+        response = await client.get(f"/api/v1/voiceprint/{alice['user_id']}", headers=auth(verify_key))
+        assert response.status == 200 and (await response.json())["name"] == "alice"
+        assert response.headers["X-VoMID-Warning"] == WARNING
+
+        response = await client.post(f"/api/v1/voiceprint/{alice['user_id']}/enroll",
+                                     data=form(encode(clips_a[1], "flac")), headers=auth(admin_key))
+        assert response.status == 200 and (await response.json())["enrollments"] == 2
+
+        # 1:1 with the same clip that was enrolled: cosine close to 1 even with random weights.
+        response = await client.post("/api/v1/voiceprint/verify", headers=auth(verify_key),
+                                     data=form(encode(clips_b[0], "wav16"), user_id=bob["user_id"], threshold=0.9))
+        body = await response.json()
+        assert response.status == 200, body
+        assert body["verified"] is True and body["user_id"] == bob["user_id"] and body["confidence"] > 0.99
+        assert body["threshold"] == 0.9 and body["mode"] == "1:1"
+
+        response = await client.post("/api/v1/voiceprint/verify", headers=auth(verify_key),
+                                     data=form(encode(clips_b[0], "wav16"), threshold=0.99))
+        body = await response.json()
+        assert body["verified"] is True and body["user_id"] == bob["user_id"] and body["mode"] == "1:N"
+
+        response = await client.post("/api/v1/voiceprint/identify", headers=auth(verify_key),
+                                     data=form(encode(clips_b[0], "wav16"), top_k=2))
+        body = await response.json()
+        assert response.status == 200, body
+        assert [c["user_id"] for c in body["candidates"]][0] == bob["user_id"] and len(body["candidates"]) == 2
+
+        response = await client.get("/api/v1/voiceprints?offset=0&limit=10", headers=auth(admin_key))
+        body = await response.json()
+        ids = [u["user_id"] for u in body["items"]]
+        assert alice["user_id"] in ids and bob["user_id"] in ids
+    finally:
+        for user in (alice, bob):
+            response = await client.delete(f"/api/v1/voiceprint/{user['user_id']}", headers=auth(admin_key))
+            assert response.status == 200
+    response = await client.get(f"/api/v1/voiceprint/{alice['user_id']}", headers=auth(verify_key))
+    body = await response.json()
+    assert response.status == 404 and body["error"]["code"] == "user_not_found"
+
+
+async def test_verify_unknown_user_is_404(client, verify_key, wav):
+    response = await client.post("/api/v1/voiceprint/verify", data=form(wav, user_id="nobody"),
+                                 headers=auth(verify_key))
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "user_not_found"
+
+
+async def test_health_reports_backends_and_random_weights(client):
+    response = await client.get("/health")
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["ready"] is True and body["random_weights"] is True and body["warning"] == WARNING
+    assert body["backends"]["store"]["ok"] and body["backends"]["triton"]["instances"][0]["healthy"]
+
+
+async def test_stats_metrics_docs_openapi(client, admin_key):
+    response = await client.get("/api/v1/stats", headers=auth(admin_key))
+    body = await response.json()
+    assert response.status == 200 and "users" in body and body["instances"]
+    response = await client.get("/metrics")
+    text = await response.text()
+    assert response.status == 200 and "vomid_http_requests_total" in text
+    response = await client.get("/api/v1/openapi.json")
+    spec = await response.json()
+    assert spec["openapi"].startswith("3.") and "/api/v1/voiceprint/verify" in spec["paths"]
+    response = await client.get("/api/v1/docs")
+    html = await response.text()
+    assert response.status == 200 and "swagger-ui-bundle.js" in html and "http" not in html.split("<body>")[1]
+    response = await client.get("/api/v1/docs/static/swagger-ui-bundle.js")
+    assert response.status == 200
