@@ -1,0 +1,1 @@
+"""Benchmarks (programs, not tests) and the locust load profile."""
