@@ -16,13 +16,14 @@ from router import api, state, system
 from router.audio import AudioLimits
 from router.auth import ApiKey, KeyRing
 from router.config import RouterConfig
+from router.errors import ConfigError
 from router.balancer.pool import TritonPool
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
 from router.middlewares import MIDDLEWARES
 from router.ratelimit import LocalRateLimiter, RedisRateLimiter
 from router.service import VoiceprintService
-from store import create_store
+from store import StoreConfigError, create_store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,10 @@ def create_app(config: RouterConfig) -> web.Application:
         app[state.LIMITER] = (RedisRateLimiter(redis, limit.rate_per_s, limit.burst) if redis is not None
                               else LocalRateLimiter(limit.rate_per_s, limit.burst))
     pool = TritonPool(config.triton, registry=metrics.registry)
-    store = create_store(config.storage)
+    try:
+        store = create_store(config.storage)
+    except StoreConfigError as exc:  # a missing or unreadable encryption key is a start-up config error
+        raise ConfigError(str(exc)) from None
     executor = ThreadPoolExecutor(config.api.decode_workers, thread_name_prefix="vomid-decode")
     app[state.POOL], app[state.STORE], app[state.EXECUTOR] = pool, store, executor
     limits = AudioLimits(config.api.min_seconds, config.api.max_seconds, config.api.silence_rms)
