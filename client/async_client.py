@@ -92,7 +92,7 @@ class AsyncVoMIDClient:
                 async with session.request(call.method, self.base_url + call.path, params=call.params or None,
                                            data=_form(call)) as response:
                     body = await response.read()
-                    if response.status < 400:
+                    if call.accepts(response.status):
                         return call.parse(_json_body(response, body))
                     error: VoMIDError = error_from_response(response.status, body, response.headers)
                     wait = (self.retry.delay(attempt, getattr(error, "retry_after", None))

@@ -10,16 +10,20 @@ from client.errors import ResponseError
 @dataclass(frozen=True)
 class VerifyResult:
     verified: bool
-    user_id: str | None
+    user_id: str | None  # None unless verified, or a 1:1 check (the server never names a non-matching user)
     name: str | None
-    confidence: float
+    confidence: float | None  # cosine score of the best match; None when no one is enrolled
     threshold: float
+    mode: str | None = None  # "1:1" with a user_id, "1:N" without
+    warning: str | None = None  # set while the server runs a random-weight (demo) model
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> "VerifyResult":
+        confidence = body.get("confidence")
         return cls(verified=bool(_field(body, "verified")), user_id=body.get("user_id"), name=body.get("name"),
-                   confidence=float(_field(body, "confidence")), threshold=float(_field(body, "threshold")),
+                   confidence=None if confidence is None else float(confidence),
+                   threshold=float(_field(body, "threshold")), mode=body.get("mode"), warning=body.get("warning"),
                    raw=body)
 
 
@@ -36,12 +40,14 @@ class Candidate:
 
 @dataclass(frozen=True)
 class IdentifyResult:
-    candidates: list[Candidate]
+    candidates: list[Candidate]  # best first
+    warning: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> "IdentifyResult":
-        return cls(candidates=[Candidate.from_json(c) for c in _field(body, "candidates")], raw=body)
+        return cls(candidates=[Candidate.from_json(c) for c in _field(body, "candidates")],
+                   warning=body.get("warning"), raw=body)
 
     @property
     def best(self) -> Candidate | None:
@@ -81,16 +87,24 @@ class VoiceprintPage:
 
 @dataclass(frozen=True)
 class Health:
+    """The router's /health: `ready` is False (HTTP 503, status "degraded") while a backend is down."""
+
     status: str
+    ready: bool
+    random_weights: bool = False
+    backends: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> "Health":
-        return cls(status=str(body.get("status", "unknown")), raw=body)
+        status = str(body.get("status", "unknown"))
+        return cls(status=status, ready=bool(body.get("ready", status == "ok")),
+                   random_weights=bool(body.get("random_weights", False)), backends=body.get("backends") or {},
+                   raw=body)
 
     @property
     def ok(self) -> bool:
-        return self.status in ("ok", "healthy", "ready")
+        return self.ready
 
 
 def _field(body: Any, name: str) -> Any:

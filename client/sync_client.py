@@ -88,7 +88,7 @@ class VoMIDClient:
                 error: VoMIDError = TransportError(f"{call.method} {call.path}: {exc}")
                 wait = self.retry.delay(attempt, None) if self.retry.retries_transport(call.method) else None
             else:
-                if response.ok:
+                if call.accepts(response.status_code):
                     return call.parse(_json_body(response))
                 error = error_from_response(response.status_code, response.content, response.headers)
                 wait = (self.retry.delay(attempt, getattr(error, "retry_after", None))
