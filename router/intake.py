@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from router.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -100,9 +101,9 @@ async def read_form(request: web.Request, max_audio_bytes: int, max_field_bytes:
             if len(form.fields) + (form.audio is not None) >= MAX_PARTS:
                 break
             await _read_part(part, form, max_audio_bytes, max_field_bytes)
-    except (ValueError, AssertionError, UnicodeDecodeError, LookupError) as exc:
-        # aiohttp's multipart parser reports broken framing with these.
-        raise BadRequest(f"malformed multipart body: {str(exc)[:120]}", code="malformed_body") from None
+    except (ValueError, AssertionError, UnicodeDecodeError, LookupError, HttpProcessingError) as exc:
+        # aiohttp's multipart parser reports broken framing (and bad part headers) with these.
+        raise BadRequest(f"malformed multipart body: {str(exc).strip()[:120]}", code="malformed_body") from None
     raise BadRequest(f"more than {MAX_PARTS} form fields", code="malformed_body")
 
 
