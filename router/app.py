@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from router import api, state, system
 from router.audio import AudioLimits
-from router.auth import ApiKey, KeyRing
+from router.auth import KeyRing
 from router.config import RouterConfig
 from router.errors import ConfigError
 from router.balancer.pool import TritonPool

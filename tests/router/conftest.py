@@ -1,7 +1,6 @@
 """Router fixtures: real apps from the factory (memory store, the shared real Triton), API keys, real speech."""
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
