@@ -99,14 +99,14 @@ class TritonPool:
         raise InferenceFailed(f"inference failed on {len(tried)} instance(s): " + "; ".join(faults))
 
     async def _infer(self, instance: Instance, batch: np.ndarray) -> np.ndarray:
-        info = self._model_info or await self._load_model_info(instance)
-        tensor = grpcaio.InferInput(info.input_name, list(batch.shape), "FP32")
-        tensor.set_data_from_numpy(batch)
-        output = grpcaio.InferRequestedOutput(info.output_name)
         instance.begin()
         started = time.perf_counter()
         try:
-            result = await instance.client.infer(self.config.model_name, [tensor], outputs=[output],
+            info = self._model_info or await self._load_model_info(instance)
+            tensor = grpcaio.InferInput(info.input_name, list(batch.shape), "FP32")
+            tensor.set_data_from_numpy(batch)
+            result = await instance.client.infer(self.config.model_name, [tensor],
+                                                 outputs=[grpcaio.InferRequestedOutput(info.output_name)],
                                                  client_timeout=self.config.timeout_s)
         except InferenceServerException as error:
             raise self._failure(instance, error, time.perf_counter() - started) from None
@@ -134,11 +134,8 @@ class TritonPool:
         return _InstanceFault(f"{outcome.value}: {error.message()}")
 
     async def _load_model_info(self, instance: Instance) -> ModelInfo:
-        try:
-            response = await instance.client.get_model_config(self.config.model_name,
-                                                              client_timeout=self.config.timeout_s)
-        except InferenceServerException as error:
-            raise _InstanceFault(f"get_model_config: {error.message()}") from None
+        response = await instance.client.get_model_config(self.config.model_name,
+                                                          client_timeout=self.config.timeout_s)
         self._model_info = ModelInfo.from_config(response.config)
         return self._model_info
 
@@ -147,14 +144,17 @@ class TritonPool:
         await asyncio.gather(*(self._check(instance) for instance in self.instances))
         if self._model_info is None:
             for instance in (i for i in self.instances if i.available):
-                with contextlib.suppress(_InstanceFault):
+                with contextlib.suppress(InferenceServerException):
                     await self._load_model_info(instance)
                     break
 
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.health_interval_s)  # the check period, not a wait for readiness
-            await self.check_health()
+            try:
+                await self.check_health()
+            except Exception:  # a bug in one round must not stop every later one; it is logged in full
+                log.exception("Triton health check round failed")
 
     async def _check(self, instance: Instance) -> None:
         # A check must not outlive its period, or rounds pile up behind a hung instance.
