@@ -1,3 +1,4 @@
+"""Which Triton errors reject the input and which blame the instance."""
 import pytest
 from tritonclient.utils import InferenceServerException
 

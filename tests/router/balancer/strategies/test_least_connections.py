@@ -1,3 +1,4 @@
+"""Least connections: fewest in flight per weight, rotating ties."""
 from router.balancer.strategies import LeastConnections
 from tests.router.balancer.strategies.fakes import fakes, picks
 

@@ -1,3 +1,4 @@
+"""Least response time: EWMA latency x (in_flight + 1), failures ignored."""
 import pytest
 
 from router.balancer.strategies import LeastResponseTime

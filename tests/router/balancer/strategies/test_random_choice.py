@@ -1,3 +1,4 @@
+"""Random: uniform, or proportional to weight (seeded generator)."""
 import random
 
 from router.balancer.strategies import RandomChoice

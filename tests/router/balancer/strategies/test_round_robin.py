@@ -1,3 +1,4 @@
+"""Round robin: strict turns, weights ignored."""
 from router.balancer.strategies import RoundRobin
 from tests.router.balancer.strategies.fakes import fakes, picks
 

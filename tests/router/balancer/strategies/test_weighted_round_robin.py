@@ -1,3 +1,4 @@
+"""Smooth weighted round robin: nginx's sequence and exact ratios."""
 from router.balancer.strategies import WeightedRoundRobin
 from tests.router.balancer.strategies.fakes import fakes, picks
 
