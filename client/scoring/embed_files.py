@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from client.scoring.audio_loader import load_waveform
 from client.scoring.cache import EmbeddingCache
+from client.scoring.errors import EmbeddingError
 
 
 class Embedder(Protocol):
@@ -48,7 +49,10 @@ async def embed_files(paths: list[Path], embedder: Embedder, cache: EmbeddingCac
             embedding = await asyncio.to_thread(cache.get, path) if cache else None
             if embedding is None:
                 waveform = await asyncio.to_thread(load_waveform, path)
-                embedding = await embedder.embed(waveform)
+                try:
+                    embedding = await embedder.embed(waveform)
+                except EmbeddingError as exc:
+                    raise EmbeddingError(f"{path}: {exc}") from None
                 counts["computed"] += 1
                 if cache:
                     await asyncio.to_thread(cache.put, path, embedding)
@@ -58,8 +62,14 @@ async def embed_files(paths: list[Path], embedder: Embedder, cache: EmbeddingCac
             return embedding
 
     started = time.perf_counter()
+    tasks = [asyncio.ensure_future(one(p)) for p in unique]
     try:
-        results = await asyncio.gather(*(one(p) for p in unique))
+        results = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:  # one file failed: stop the others rather than leave them running unobserved
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     finally:
         bar.close()
     return EmbeddingRun(embeddings=dict(zip(unique, results)), computed=counts["computed"],

@@ -7,9 +7,11 @@ import random
 
 import numpy as np
 import pytest
+import soundfile as sf
 import tritonclient.grpc as grpcclient
 
 from client.scoring.audio_loader import load_waveform
+from client.scoring.errors import EmbeddingError
 from client.scoring.pipeline import ScoreRequest, run_score
 from client.scoring.trials import Trial, write_trials
 from engine.embedder import OnnxEmbedder
@@ -81,3 +83,13 @@ def test_triton_embeddings_match_in_process_onnxruntime(triton, model_repository
     for path, embedding in run.embeddings.items():
         expected = embedder.embed(extractor(load_waveform(path))[None])[0]
         assert float(np.dot(expected, embedding)) > 0.9999
+
+
+def test_a_file_triton_refuses_is_named(triton, trial_list, tmp_path):
+    short = tmp_path / "short.wav"
+    sf.write(short, np.full(400, 0.1, dtype=np.float32), 16000)  # 25 ms: fewer frames than the model needs
+    good = trial_list[1][0].enroll
+    trials = tmp_path / "trials.txt"
+    write_trials(trials, [Trial(True, good, short), Trial(False, good, good)])
+    with pytest.raises(EmbeddingError, match="short.wav"):
+        run_score(ScoreRequest(trials=trials, grpc_url=triton.grpc_url, out_dir=tmp_path, cache_dir=None))
