@@ -1,4 +1,4 @@
-"""A server crashes (SIGKILL) in the middle of a burst, then comes back on the same ports.
+"""Failover: a server crashes (SIGKILL) mid-burst and comes back on the same ports; another one hangs (SIGSTOP).
 
 Expected: retries hide the crash from callers, the dead instance is ejected and gets nothing afterwards (nor after
 its ejection expires, since its health check fails), and the restarted server is re-admitted by the health checks.
@@ -6,6 +6,8 @@ its ejection expires, since its health check fails), and the restarted server is
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import pytest
@@ -84,3 +86,25 @@ async def test_crash_mid_burst_is_hidden_by_retries_and_the_restarted_server_is_
             await pool.embed(waveform(seed=seed))
         assert victim.requests - before >= 5  # back in the rotation (ties rotate: about a third)
 
+
+
+async def test_hung_server_times_out_and_is_bypassed(running):
+    """A frozen server (SIGSTOP) accepts connections but never answers: timeouts, not refusals, must fail over."""
+    hung = 1
+    config = pool_config(running.urls(), strategy="round_robin", timeout_s=1.0, health_interval_s=0.5,
+                         readmit_after_s=0.5)
+    async with TritonPool(config) as pool:
+        instance = pool.instances[hung]
+        os.kill(running.servers[hung].pid, signal.SIGSTOP)
+        try:
+            for seed in range(12):
+                await pool.embed(waveform(seed=seed))  # every call succeeds, some after a timeout and a retry
+            assert not instance.available
+            assert instance.failures >= 1 and instance.requests == instance.failures
+        finally:
+            os.kill(running.servers[hung].pid, signal.SIGCONT)
+        await _wait_for(lambda: instance.available, 20, "the thawed server to be re-admitted")
+        before = instance.requests
+        for seed in range(6):
+            await pool.embed(waveform(seed=seed))
+        assert instance.requests - before == 2
