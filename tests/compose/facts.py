@@ -5,9 +5,11 @@ env var or route in router/ or store/ makes tests/compose fail instead of leavin
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import yaml
@@ -86,6 +88,27 @@ def export_targets() -> tuple[str, ...]:
     match = re.search(r"^TARGETS = (\(.*\))$", text, re.M)
     assert match, "tools/export/repository.py no longer defines TARGETS = (...)"
     return tuple(re.findall(r"\"([^\"]+)\"", match.group(1)))
+
+
+def model_code_imports() -> set[str]:
+    """Top-level third-party modules the Triton python models import, following engine.* imports transitively."""
+    todo = sorted((REPO / "engine" / "triton_models").glob("*.py"))
+    seen, found = set(), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for module in modules:
+                if module.split(".")[0] != "engine":
+                    found.add(module.split(".")[0])
+                    continue
+                base = REPO.joinpath(*module.split("."))
+                todo += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.exists()]
+    return found - set(sys.stdlib_module_names) - {"__future__"}
 
 
 def promql_metric_names(expr: str) -> set[str]:
