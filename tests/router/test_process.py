@@ -1,0 +1,61 @@
+"""The real process: `python main.py --config F` serves the API, and SIGINT stops it cleanly."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from engine.tritonserver import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_main_serves_and_stops_on_sigint(triton, key_file, tmp_path):
+    port = free_port()
+    config = tmp_path / "router.yaml"
+    config.write_text(json.dumps({
+        "api": {"host": "127.0.0.1", "port": port}, "auth": {"keys_file": str(key_file[0])},
+        "storage": {"type": "memory"}, "triton": {"instances": [triton.grpc_url]},
+        "audit": {"path": str(tmp_path / "audit.log")}}))
+    process = subprocess.Popen([sys.executable, "main.py", "--config", str(config)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and process.poll() is None:  # poll readiness
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/health")
+                if status == 200:
+                    break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        assert status == 200 and body["ready"] and body["random_weights"] is True
+        status, body = get(f"http://127.0.0.1:{port}/api/v1/voiceprints")
+        assert status == 401 and body["error"]["code"] == "missing_api_key"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert any(line.get("logger") == "vomid.access" and line.get("request_id") for line in lines), output
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("api:\n  port: 70000\nauth:\n  enabled: false\n")
+    result = subprocess.run([sys.executable, "main.py", "--config", str(config)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "api.port: must be an integer 1-65535" in result.stderr
