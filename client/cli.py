@@ -27,31 +27,43 @@ DELEGATED = {
 }
 
 
+def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
+    """The router options, accepted before or after the subcommand (a subcommand's copy only sets given values)."""
+    def default(value):
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument("--url", default=default(os.environ.get("VOMID_URL", "http://localhost:8080")),
+                        help="router URL (default: $VOMID_URL or http://localhost:8080)")
+    parser.add_argument("--api-key", default=default(os.environ.get("VOMID_API_KEY")),
+                        help="API key (default: $VOMID_API_KEY)")
+    parser.add_argument("--timeout", type=float, default=default(DEFAULT_TIMEOUT_S), help="seconds per request")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                        help="log retries and progress details")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vomid", description="Edge-VoMID voiceprint authentication client.")
-    parser.add_argument("--url", default=os.environ.get("VOMID_URL", "http://localhost:8080"),
-                        help="router URL (default: $VOMID_URL or %(default)s)")
-    parser.add_argument("--api-key", default=os.environ.get("VOMID_API_KEY"), help="API key (default: "
-                        "$VOMID_API_KEY)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per request")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log retries and progress details")
+    _add_common(parser, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, top=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)  # arguments pass through: see main()
 
-    p = sub.add_parser("enroll", help="register one speaker per sub-folder of DIR (or per --csv rows)")
+    p = sub.add_parser("enroll", parents=[common],
+                       help="register one speaker per sub-folder of DIR (or per --csv rows)")
     p.add_argument("dir", type=Path, nargs="?", help="folder with one sub-folder of audio files per speaker")
     p.add_argument("--csv", type=Path, help="CSV with `file,speaker` columns instead of a folder")
     p.add_argument("--concurrency", type=int, default=8, help="uploads in flight (default: %(default)s)")
     p.add_argument("--metadata", type=json.loads, default=None, help="JSON object stored with every voiceprint")
     p.add_argument("--out", type=Path, help="write the speaker -> user_id map here as JSON")
 
-    p = sub.add_parser("verify", help="verify FILE (1:1 with --user-id, else 1:N); exit 1 when rejected")
+    p = sub.add_parser("verify", parents=[common], help="verify FILE (1:1 with --user-id, else 1:N); exit 1 when rejected")
     p.add_argument("file", type=Path)
     p.add_argument("--user-id")
     p.add_argument("--threshold", type=float)
 
-    p = sub.add_parser("identify", help="the enrolled speakers closest to FILE")
+    p = sub.add_parser("identify", parents=[common], help="the enrolled speakers closest to FILE")
     p.add_argument("file", type=Path)
     p.add_argument("--top-k", type=int)
 
