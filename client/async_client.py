@@ -98,7 +98,7 @@ class AsyncVoMIDClient:
                     wait = (self.retry.delay(attempt, getattr(error, "retry_after", None))
                             if self.retry.retries_status(response.status) else None)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                error = TransportError(f"{call.method} {call.path}: {exc or type(exc).__name__}")
+                error = TransportError(f"{call.method} {call.path}: {str(exc) or type(exc).__name__}")
                 wait = self.retry.delay(attempt, None) if self.retry.retries_transport(call.method) else None
             if wait is None:
                 raise error
@@ -107,7 +107,7 @@ class AsyncVoMIDClient:
 
 
 async def _upload(audio: AudioInput, sample_rate: int | None):
-    if hasattr(audio, "read"):  # a file object is not safe to hand to another thread mid-use by the caller
+    if hasattr(audio, "read"):  # the caller owns the file object: read it here, not from another thread
         return to_upload(audio, sample_rate)
     return await asyncio.to_thread(to_upload, audio, sample_rate)
 
