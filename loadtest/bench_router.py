@@ -1,0 +1,205 @@
+"""Router benchmark: REST verify throughput at saturation vs raw in-process onnxruntime, in one run.
+
+    python -m loadtest.bench_router [--repository DIR] [--clips 48] [--concurrency 2 4 8 16]
+                                    [--json loadtest/results/router.json]
+
+Starts tritonserver (a random-weight export unless --repository; speed does not depend on the weights) and the
+router as a real process (`main.py`, memory store, auth and rate limits off), registers one speaker, then:
+1. in-process onnxruntime (FbankExtractor + OnnxEmbedder on the same model.onnx, same 3 s clips): the ceiling;
+2. closed-loop REST 1:1 verify at several concurrencies: saturation throughput = the best of them;
+3. open-loop REST verify at half the saturation rate: p50/p99 latency a client sees under normal load.
+Prints the ratio REST saturation / onnxruntime (target >= 0.85) and writes everything as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import soundfile as sf
+
+from engine.tritonserver import TritonServer, free_port
+from loadtest.bench_model import bench_onnxruntime, make_clips, summarize
+from tools.export.repository import EMBEDDING_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = Path(os.environ.get("VOMID_SHARED", ROOT.parent / "shared")) / "audio"
+RATE = 16000
+TARGET_RATIO = 0.85
+
+
+def speech_clips(count: int, seconds: float = 3.0) -> list[np.ndarray]:
+    """3 s windows of the real speech in ../shared/audio; speech-like noise when it is absent."""
+    index = SHARED_AUDIO / "speakers.csv"
+    if not index.exists():
+        return make_clips("3s", count)
+    clips: list[np.ndarray] = []
+    with index.open() as handle:
+        for row in csv.DictReader(handle):
+            audio, rate = sf.read(SHARED_AUDIO / row["file"], dtype="float32", always_2d=True)
+            audio = audio.mean(axis=1)
+            step = int(seconds * rate)
+            clips += [audio[i:i + step] for i in range(0, len(audio) - step + 1, step)]
+            if len(clips) >= count:
+                break
+    return clips[:count] if len(clips) >= count else (clips * (count // max(len(clips), 1) + 1))[:count]
+
+
+def wav_bytes(clip: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, clip, RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def start_router(triton: TritonServer, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = workdir / "router.json"
+    config.write_text(json.dumps({
+        "environment": "test", "api": {"host": "127.0.0.1", "port": port, "decode_workers": 2},
+        "auth": {"enabled": False}, "rate_limit": {"enabled": False}, "storage": {"type": "memory"},
+        "triton": {"instances": [triton.grpc_url], "retries": 0}, "logging": {"level": "WARNING"},
+        "audit": {"enabled": False}}))
+    process = subprocess.Popen([sys.executable, "main.py", "--config", str(config)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(base: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"router exited with {process.returncode}")
+            try:
+                async with session.get(f"{base}/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)  # polling readiness
+    raise RuntimeError("router not ready")
+
+
+def verify_form(payload: bytes, user_id: str) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("user_id", user_id)
+    form.add_field("audio", payload, filename="clip.wav", content_type="audio/wav")
+    return form
+
+
+async def post_verify(session, base, payload, user_id) -> float:
+    started = time.perf_counter()
+    async with session.post(f"{base}/api/v1/voiceprint/verify", data=verify_form(payload, user_id)) as response:
+        await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"verify answered {response.status}")
+    return time.perf_counter() - started
+
+
+async def closed_loop(base, payloads, user_id, concurrency: int, requests: int) -> dict:
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def worker():
+            for n in remaining:
+                latencies.append(await post_verify(session, base, payloads[n % len(payloads)], user_id))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return summarize(latencies, time.perf_counter() - started)
+
+
+async def open_loop(base, payloads, user_id, rate: float, seconds: float) -> dict:
+    """Requests sent on a fixed schedule (not waiting for answers), so queueing shows up in the latency."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def one(n):
+            latencies.append(await post_verify(session, base, payloads[n % len(payloads)], user_id))
+
+        tasks, started, n = [], time.perf_counter(), 0
+        while (due := started + n / rate) < started + seconds:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))  # the arrival schedule, not a readiness wait
+            tasks.append(asyncio.create_task(one(n)))
+            n += 1
+        await asyncio.gather(*tasks)
+        result = summarize(latencies, time.perf_counter() - started)
+    result["offered_per_s"] = rate
+    return result
+
+
+async def bench_rest(base, process, clips, concurrencies, requests, half_seconds) -> dict:
+    await wait_ready(base, process)
+    payloads = [wav_bytes(c) for c in clips]
+    async with aiohttp.ClientSession() as session:
+        form = aiohttp.FormData()
+        form.add_field("name", "bench")
+        form.add_field("audio", payloads[0], filename="enroll.wav")
+        async with session.post(f"{base}/api/v1/voiceprint/register", data=form) as response:
+            user_id = (await response.json())["user_id"]
+    await closed_loop(base, payloads, user_id, 2, 8)  # warm-up
+    rows = {f"rest_verify_c{c}": await closed_loop(base, payloads, user_id, c, requests) for c in concurrencies}
+    saturation = max(r["utt_per_s"] for r in rows.values())
+    rows["rest_verify_half_load"] = await open_loop(base, payloads, user_id, saturation / 2, half_seconds)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repository", type=Path, help="model repository (default: export random weights)")
+    parser.add_argument("--clips", type=int, default=48)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--requests", type=int, default=96, help="requests per concurrency level")
+    parser.add_argument("--half-load-seconds", type=float, default=20.0)
+    parser.add_argument("--json", type=Path, default=Path("loadtest/results/router.json"))
+    args = parser.parse_args(argv)
+    clips = speech_clips(args.clips)
+    with tempfile.TemporaryDirectory() as tmp:
+        repository = args.repository
+        if repository is None:
+            from tools.export.pipeline import ExportRequest, run_export
+
+            repository = Path(tmp) / "repo"
+            run_export(ExportRequest(output=repository, random_weights=True))
+        onnx_path = repository / EMBEDDING_MODEL / "1" / "model.onnx"
+        rows = {"onnxruntime_b1": bench_onnxruntime(clips, onnx_path, 1),
+                "onnxruntime_b16": bench_onnxruntime(clips, onnx_path, 16)}
+        with TritonServer(repository, name="bench-router") as triton:
+            process, base = start_router(triton, Path(tmp))
+            try:
+                rows.update(asyncio.run(bench_rest(base, process, clips, args.concurrency, args.requests,
+                                                   args.half_load_seconds)))
+            finally:
+                process.terminate()
+                process.wait(30)
+    best_ort = max(rows["onnxruntime_b1"]["utt_per_s"], rows["onnxruntime_b16"]["utt_per_s"])
+    saturation = max(v["utt_per_s"] for k, v in rows.items() if k.startswith("rest_verify_c"))
+    report = {"clips": len(clips), "clip_seconds": 3.0, "cpu_count": os.cpu_count(), "rows": rows,
+              "rest_saturation_per_s": saturation, "onnxruntime_best_per_s": best_ort,
+              "ratio_rest_vs_onnxruntime": saturation / best_ort, "target_ratio": TARGET_RATIO,
+              "command": " ".join([Path(sys.executable).name, "-m", "loadtest.bench_router", *(argv or sys.argv[1:])])}
+    print(f"{'path':<24}{'utt/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, row in rows.items():
+        print(f"{name:<24}{row['utt_per_s']:>9.2f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}")
+    print(f"REST verify at saturation / in-process onnxruntime: {report['ratio_rest_vs_onnxruntime']:.3f} "
+          f"(target >= {TARGET_RATIO})")
+    half = rows["rest_verify_half_load"]
+    print(f"at half load ({half['offered_per_s']:.1f} req/s): p50 {half['p50_ms']:.1f} ms, p99 {half['p99_ms']:.1f} ms")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"written {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
