@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", type=json.loads, default=None, help="JSON object stored with every voiceprint")
     p.add_argument("--out", type=Path, help="write the speaker -> user_id map here as JSON")
 
-    p = sub.add_parser("verify", parents=[common], help="verify FILE (1:1 with --user-id, else 1:N); exit 1 when rejected")
+    p = sub.add_parser("verify", parents=[common],
+                       help="verify FILE (1:1 with --user-id, else 1:N); exit 1 when rejected")
     p.add_argument("file", type=Path)
     p.add_argument("--user-id")
     p.add_argument("--threshold", type=float)

@@ -72,6 +72,11 @@ def min_cosine(a: dict[Path, np.ndarray], b: dict[Path, np.ndarray]) -> float:
     return min(float(np.dot(a[p], b[p]) / (np.linalg.norm(a[p]) * np.linalg.norm(b[p]))) for p in a)
 
 
+def serving_options(args: argparse.Namespace) -> dict:
+    chosen = {"embedding_instances": args.embedding_instances, "intra_op_threads": args.intra_op_threads}
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grpc-url", help="use this Triton (needs --repository for the raw path's model.onnx)")
@@ -80,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                                                    "every file of ../shared/audio/speakers.csv)")
     parser.add_argument("--limit", type=int, help="use only the first N files")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--embedding-instances", type=int, default=None,
+                        help="for the exported repository: CAM++ model instances (default: the exporter's)")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="for the exported repository: onnxruntime threads per instance (default: the exporter's)")
     parser.add_argument("--json", type=Path, default=Path("loadtest/results/score.json"))
     args = parser.parse_args(argv)
     if args.grpc_url and not args.repository:
@@ -92,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         repository, grpc_url = args.repository, args.grpc_url
         if repository is None:
             from tools.export.pipeline import ExportRequest, run_export
+            from tools.export.repository import RepositoryOptions
 
             repository = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "repo"
-            run_export(ExportRequest(output=repository, random_weights=True))
+            run_export(ExportRequest(output=repository, random_weights=True, repository=RepositoryOptions(
+                **serving_options(args))))
         if grpc_url is None:
             grpc_url = stack.enter_context(TritonServer(repository, name="bench-score")).grpc_url
         onnx_path = repository / EMBEDDING_MODEL / "1" / "model.onnx"
@@ -113,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "files": len(files), "audio_seconds": round(audio_s, 1), "grpc_url_given": bool(args.grpc_url),
+        "repository_options": serving_options(args) if not args.repository else "given",
         "rows": {name: {k: v for k, v in row.items() if not k.startswith("_")} for name, row in rows.items()},
         "baseline": raw_best, "best_score": score_best,
         "ratio_score_vs_onnxruntime": ratio, "target_ratio": TARGET_RATIO,
