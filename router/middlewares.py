@@ -79,7 +79,8 @@ async def error_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
-        return _error(request, exc.status, code, exc.text or exc.reason, {})
+        kept = {name: exc.headers[name] for name in ("Allow", "Retry-After") if name in exc.headers}
+        return _error(request, exc.status, code, exc.reason, kept)
     except Exception as exc:  # noqa: BLE001 - foreign domain errors are mapped; anything else is a bug
         for kind, status, code in FOREIGN_ERRORS:
             if isinstance(exc, kind):

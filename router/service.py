@@ -14,7 +14,7 @@ import numpy as np
 from router import audio
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
-from store import Match, User, VoiceprintStore
+from store import Match, User, UserNotFound, VoiceprintStore
 
 
 def user_view(user: User) -> dict:
@@ -54,7 +54,11 @@ class VoiceprintService:
     async def verify(self, data: bytes, user_id: str | None, threshold: float | None, actor: str | None) -> dict:
         threshold = self.threshold if threshold is None else threshold
         if user_id is not None:
-            user = await self.store.get_user(user_id)
+            try:
+                user = await self.store.get_user(user_id)
+            except UserNotFound:
+                self.audit.record("verify", key_id=actor, user_id=user_id, result="user_not_found", mode="1:1")
+                raise
             score = await self.store.score(user_id, await self.embed(data))
             verified = score >= threshold
             mode = "1:1"
