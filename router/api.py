@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from router import state
+from router import responses, state
 from router.errors import BadRequest
 from router.intake import Form, read_form
 from router.middlewares import requires
@@ -48,7 +48,7 @@ async def register(request: web.Request) -> web.Response:
     name = form.text("name", required=True, max_length=MAX_NAME)
     metadata = form.json_object("metadata")
     result = await request.app[state.SERVICE].register(name, form.require_audio(), metadata, _actor(request))
-    return state.reply(request, result, status=201)
+    return responses.reply(request, result, status=201)
 
 
 @requires("admin")
@@ -56,7 +56,7 @@ async def enroll(request: web.Request) -> web.Response:
     user_id = _user_id(request)
     form = await _form(request)
     result = await request.app[state.SERVICE].enroll(user_id, form.require_audio(), _actor(request))
-    return state.reply(request, result)
+    return responses.reply(request, result)
 
 
 @requires("verify")
@@ -65,7 +65,7 @@ async def verify(request: web.Request) -> web.Response:
     threshold = form.number("threshold", low=0.0, high=1.0)
     user_id = form.text("user_id", max_length=MAX_USER_ID)
     result = await request.app[state.SERVICE].verify(form.require_audio(), user_id, threshold, _actor(request))
-    return state.reply(request, result)
+    return responses.reply(request, result)
 
 
 @requires("verify")
@@ -74,26 +74,26 @@ async def identify(request: web.Request) -> web.Response:
     form = await _form(request)
     top_k = form.integer("top_k", low=1, high=limits.max_top_k) or limits.default_top_k
     result = await request.app[state.SERVICE].identify(form.require_audio(), top_k, _actor(request))
-    return state.reply(request, result)
+    return responses.reply(request, result)
 
 
 @requires("verify")
 async def get_user(request: web.Request) -> web.Response:
-    return state.reply(request, await request.app[state.SERVICE].get(_user_id(request)))
+    return responses.reply(request, await request.app[state.SERVICE].get(_user_id(request)))
 
 
 @requires("admin")
 async def delete_user(request: web.Request) -> web.Response:
     user_id = _user_id(request)
     await request.app[state.SERVICE].delete(user_id, _actor(request))
-    return state.reply(request, {"deleted": True, "user_id": user_id})
+    return responses.reply(request, {"deleted": True, "user_id": user_id})
 
 
 @requires("admin")
 async def list_users(request: web.Request) -> web.Response:
     offset = _query_int(request, "offset", 0, 0, 10**9)
     limit = _query_int(request, "limit", 50, 1, 1000)
-    return state.reply(request, await request.app[state.SERVICE].list(offset, limit))
+    return responses.reply(request, await request.app[state.SERVICE].list(offset, limit))
 
 
 def add_routes(app: web.Application) -> None:

@@ -12,7 +12,7 @@ import uuid
 
 from aiohttp import web
 
-from router import auth, logs, state
+from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
 from router.balancer.errors import BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance
 from store.errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
@@ -44,7 +44,7 @@ async def request_id_middleware(request: web.Request, handler):
     try:
         response = await handler(request)
         response.headers["X-Request-ID"] = rid
-        if warning := state.model_warning(request.app):
+        if warning := responses.model_warning(request.app):
             response.headers["X-VoMID-Warning"] = warning
         return response
     finally:
@@ -120,7 +120,7 @@ def _error(request: web.Request, status: int, code: str, message: str, headers: 
     request.app[state.METRICS].errors.labels(code).inc()
     if status >= 500:
         log.warning("%d %s: %s", status, code, message)
-    return state.reply(request, {"error": {"code": code, "message": message}}, status=status, headers=headers)
+    return responses.reply(request, {"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
 MIDDLEWARES = [request_id_middleware, metrics_middleware, error_middleware, auth_middleware]

@@ -113,6 +113,12 @@ def openapi_spec() -> dict:
             "/health": {"get": {
                 "summary": "Liveness and readiness of every backend", "operationId": "health", "security": [],
                 "responses": {"200": _ok("Health", "ready"), "503": _ok("Health", "not ready")}}},
+            "/health/live": {"get": {
+                "summary": "Liveness only (200 while the process serves)", "operationId": "live", "security": [],
+                "responses": {"200": {"description": "alive"}}}},
+            "/health/ready": {"get": {
+                "summary": "Readiness: same body as /health", "operationId": "ready", "security": [],
+                "responses": {"200": _ok("Health", "ready"), "503": _ok("Health", "not ready")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics", "security": [],
                                  "responses": {"200": {"description": "text exposition format"}}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "security": [],

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from router import state
+from router import responses, state
 from router.middlewares import requires
 from router.openapi import openapi_spec
 
@@ -31,14 +31,14 @@ async def health(request: web.Request) -> web.Response:
     info = app[state.POOL].model_info()
     body = {"status": "ok" if ready else "degraded", "live": True, "ready": ready,
             "random_weights": bool(info.get("random_weights")), "model": info, "backends": backends}
-    return state.reply(request, body, status=200 if ready else 503)
+    return responses.reply(request, body, status=200 if ready else 503)
 
 
 @requires("admin")
 async def stats(request: web.Request) -> web.Response:
     app = request.app
     users = await app[state.STORE].count()
-    return state.reply(request, {"users": users, "requests": app[state.METRICS].summary(),
+    return responses.reply(request, {"users": users, "requests": app[state.METRICS].summary(),
                                  "instances": app[state.POOL].states(), "model": app[state.POOL].model_info()})
 
 
@@ -86,8 +86,15 @@ async def _redis_health(redis) -> dict:
     return {"ok": True}
 
 
+async def live(request: web.Request) -> web.Response:
+    """Liveness only: the process answers. Orchestrators must not restart the router because Triton is down."""
+    return responses.reply(request, {"live": True})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/v1/stats", stats)
     app.router.add_get("/api/v1/openapi.json", openapi)

@@ -103,6 +103,7 @@ async def test_triton_down_is_503_and_health_says_not_ready(make_client, router_
     body = await response.json()
     assert response.status == 503 and body["ready"] is False and body["backends"]["triton"]["ok"] is False
     assert body["backends"]["store"]["ok"] is True
+    assert (await client.get("/health/ready")).status == 503 and (await client.get("/health/live")).status == 200
     response = await client.post("/api/v1/voiceprint/verify", data=form(wav), headers=auth(admin_key))
     body = await response.json()
     assert response.status == 503 and body["error"]["code"] in ("inference_unavailable", "inference_failed")
