@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=1.0, help="sample noise around a speaker")
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
-    ap.add_argument("--ef", type=int, nargs="+", default=[32, 64, 128])
+    ap.add_argument("--ef", type=int, nargs="+", default=[64, 128, 256])
     ap.add_argument("--threads", type=int, default=0, help="build threads (0 = all cores)")
     ap.add_argument("--build-chunk", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)

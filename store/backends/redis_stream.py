@@ -42,19 +42,25 @@ class StreamFollower:
         self.last_applied_at: float | None = None
         self._advanced = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     def start(self, from_id: str) -> None:
         self.last_id = from_id
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="voiceprint-stream")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        if self._task is None:
+            return
+        # The flag as well as cancel(): a cancellation that lands inside the client's own
+        # timeout handling can come out as a TimeoutError, which the loop would retry forever.
+        self._stopping = True
+        self._task.cancel()
+        try:
+            await asyncio.wait_for(self._task, 5.0)
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            pass
+        self._task = None
 
     async def wait_for(self, stream_id: str, timeout: float) -> bool:
         """Wait until this replica has applied `stream_id` (read-your-writes for the local index)."""
@@ -71,13 +77,15 @@ class StreamFollower:
 
     async def _run(self) -> None:
         backoff = 0.05
-        while True:
+        while not self._stopping:
             try:
                 await self._step()
                 self.connected, backoff = True, 0.05
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                if self._stopping:
+                    return
                 if self.connected:
                     log.warning("change stream unreachable: %s", exc)
                 self.connected = False

@@ -9,7 +9,7 @@ from store.factory import create_store
 
 from .conftest import unit
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 DIM = 24
 
 
@@ -34,19 +34,19 @@ async def test_migrate_between_backends(source, target, tmp_path, key, cipher, r
         return d
 
     src = await open_store(**settings(source, 0))
-    users = [await src.create_user(f"m{i}", [unit(rng, DIM), unit(rng, DIM)], metadata={"i": i})
+    users = [await src.create_user(f"member-name-{i}", [unit(rng, DIM), unit(rng, DIM)], metadata={"i": i})
              for i in range(30)]
     await src.delete_user(users[5].user_id)
     path = tmp_path / "vp.backup"
     assert await backup(src, path, cipher) == 29
     await src.close()
-    assert b"m7" not in path.read_bytes()  # encrypted
+    assert b"member-name-7" not in path.read_bytes()  # encrypted
     dst = await open_store(**settings(target, 1))
     assert await restore(dst, path, cipher) == 29
     assert [u.user_id for u in (await dst.list_users(limit=100)).items] == \
         [u.user_id for u in users if u.user_id != users[5].user_id]
     got = await dst.get_user(users[7].user_id)
-    assert (got.name, got.metadata, got.created_at, got.enrollments) == ("m7", {"i": 7}, users[7].created_at, 2)
+    assert (got.name, got.metadata, got.created_at, got.enrollments) == ("member-name-7", {"i": 7}, users[7].created_at, 2)
     with pytest.raises(InvalidRequest):
         await restore(dst, path, cipher)  # not empty any more
     assert await restore(dst, path, cipher, merge=True) == 29

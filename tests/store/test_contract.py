@@ -7,7 +7,7 @@ from store.models import Match, Page, User
 
 from .conftest import unit
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 DIM = 32
 
 

@@ -14,7 +14,7 @@ from store.factory import create_store
 
 from .conftest import unit
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 DIM = 32
 
 
