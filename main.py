@@ -8,6 +8,7 @@ with a file store in ./var; Ctrl-C stops both.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import logging
 import sys
@@ -74,16 +75,16 @@ def ensure_secrets(config: RouterConfig) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     from engine.tritonserver import TritonServer
+    from router.balancer.config import InstanceConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ensure_models(args)
     overrides = {"VOIMID_API_PORT": str(args.port), "VOIMID_STORAGE_TYPE": "file",
                  "VOIMID_STORAGE_PATH": str(VAR / "store")}
-
-    probe = load_config(args.config, env={**os.environ, **overrides, "VOIMID_TRITON_URLS": "127.0.0.1:1"})
-    ensure_secrets(probe)
+    config = load_config(args.config, env={**os.environ, **overrides})  # a bad config fails before any work
+    ensure_models(args)
+    ensure_secrets(config)
     with TritonServer(args.output, name="triton-up") as triton:
-        config = load_config(args.config, env={**os.environ, **overrides, "VOIMID_TRITON_URLS": triton.grpc_url})
+        config.triton = dataclasses.replace(config.triton, instances=[InstanceConfig(url=triton.grpc_url)])
         setup_logging(config.logging.level, config.logging.json,
                       config.audit.path if config.audit.enabled else None)
         host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host

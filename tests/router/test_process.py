@@ -59,3 +59,30 @@ def test_bad_config_exits_2_naming_the_key(tmp_path):
     result = subprocess.run([sys.executable, "main.py", "--config", str(config)], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "api.port: must be an integer 1-65535" in result.stderr
+
+
+def test_up_exports_starts_everything_prints_the_key_and_stops(tmp_path):
+    """`python main.py up --random-weights`: the embedded stack in one command, from an empty directory."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "up", "--random-weights", "--port", str(port),
+                                "--config", str(ROOT / "config/default.yaml")], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        status = None
+        while time.monotonic() < deadline and process.poll() is None:  # poll readiness
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/health")
+                if status == 200:
+                    break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        assert status == 200 and body["backends"]["store"]["backend"] == "file" and body["random_weights"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-3000:]
+    key = next(word for word in output.split() if word.startswith("vmd_"))
+    assert (tmp_path / "var/api_keys").exists() and key not in (tmp_path / "var/api_keys").read_text()
+    assert (tmp_path / "var/storage.key").exists() and any((tmp_path / "model_repository").glob("*/config.pbtxt"))
+    assert f"http://127.0.0.1:{port}" in output
