@@ -20,6 +20,9 @@ from router.errors import AudioError
 log = logging.getLogger(__name__)
 
 TARGET_RATE = 16000
+# Bounds on what a header may claim, so a forged one cannot make us allocate gigabytes before reading a sample.
+MIN_RATE, MAX_RATE = 4000, 384000
+MAX_CHANNELS = 8
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,11 @@ def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]
     try:
         with sf.SoundFile(io.BytesIO(data)) as handle:
             rate = handle.samplerate
-            if rate <= 0:
-                raise AudioError("the audio header has no sample rate", code="corrupt_audio")
-            samples = handle.read(frames=int(max_seconds * rate) + 1, dtype="float32", always_2d=True)
+            _check_header(rate, handle.channels)
+            frames = int(max_seconds * rate) + 1
+            if 0 < handle.frames < frames:  # unknown (0) or over-long lengths are capped by the limit
+                frames = handle.frames
+            samples = handle.read(frames=frames, dtype="float32", always_2d=True)
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, EOFError, MemoryError, OverflowError) as exc:
@@ -109,6 +114,7 @@ def _decode_av(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
             if not container.streams.audio:
                 raise AudioError("the file has no audio stream", code="unsupported_format")
             stream = container.streams.audio[0]
+            _check_header(stream.codec_context.sample_rate or TARGET_RATE, stream.codec_context.channels or 1)
             # Let PyAV hand us planar float32, whatever the codec's native sample format.
             resampler = av.AudioResampler(format="fltp")
             for frame in container.decode(stream):
@@ -126,6 +132,13 @@ def _decode_av(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
     if not chunks or rate <= 0:
         return np.zeros((0, 1), dtype=np.float32), TARGET_RATE
     return np.concatenate(chunks).astype(np.float32, copy=False), rate
+
+
+def _check_header(rate: int, channels: int) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz", code="unsupported_format")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(f"{channels} channels: at most {MAX_CHANNELS} are accepted", code="unsupported_format")
 
 
 def _short(exc: Exception) -> str:

@@ -92,3 +92,17 @@ def test_nan_samples_are_corrupt():
 def test_sniff():
     assert sniff(b"RIFF\0\0\0\0WAVE") == "wav" and sniff(b"ID3\x04") == "mp3" and sniff(b"\0\0\0\x18ftypmp42") == "mp4"
     assert sniff(b"\xff\xf1\x50\x80") == "aac" and sniff(b"\xff\xfb\x90d") == "mp3" and sniff(b"<html>") is None
+
+
+def test_forged_headers_are_refused_before_allocating(a_clip):
+    data = bytearray(encode(a_clip[:32000], "wav16"))
+    data[24:28] = (2_000_000_000).to_bytes(4, "little")  # sample rate field of the fmt chunk
+    with pytest.raises(AudioError) as error:
+        decode(bytes(data), LIMITS)
+    assert error.value.code in ("unsupported_format", "corrupt_audio")
+    many = np.tile(a_clip[:32000, None], (1, 12)).astype(np.float32)
+    buffer = io.BytesIO()
+    sf.write(buffer, many, 16000, format="WAV", subtype="PCM_16")
+    with pytest.raises(AudioError) as error:
+        decode(buffer.getvalue(), LIMITS)
+    assert error.value.code == "unsupported_format"
