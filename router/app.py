@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from router import api, state, system
 from router.audio import AudioLimits
@@ -76,8 +77,14 @@ async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    redis = app.get(state.REDIS)
+    if redis is not None:
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as exc:  # the limiter lets requests through until Redis is back
+            log.warning("redis for rate limits is unreachable at startup: %s", exc)
     yield
-    if (redis := app.get(state.REDIS)) is not None:
+    if redis is not None:
         await redis.aclose()
 
 
