@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 from client.scoring.metrics import DetCurve, OperatingPoint  # noqa: E402
 
-_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99]
+_TICKS = [0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99]
 _FLOOR = 5e-4  # a probability of 0 has no normal deviate; draw it at the axis edge
 
 
