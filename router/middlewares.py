@@ -78,7 +78,9 @@ async def error_middleware(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
+        # aiohttp's own 413 (client_max_size) uses the same code as ours.
+        code = "payload_too_large" if exc.status == 413 else \
+            re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
         kept = {name: exc.headers[name] for name in ("Allow", "Retry-After") if name in exc.headers}
         return _error(request, exc.status, code, exc.reason, kept)
     except Exception as exc:  # noqa: BLE001 - foreign domain errors are mapped; anything else is a bug
