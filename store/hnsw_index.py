@@ -28,8 +28,9 @@ class VectorIndex:
         self._labels: dict[str, np.ndarray] = {}   # user_id -> its row labels
         self._owner: dict[int, str] = {}            # label -> user_id
         self._max_rows = 1                          # most rows any user has had (an upper bound)
-        # Exact mode: label == row of _mat; freed rows are reused.
+        # Exact mode: label == row of _mat; freed rows are reused; _live masks the freed ones.
         self._mat: np.ndarray | None = np.zeros((0, dim), np.float32)
+        self._live = np.zeros(0, bool)
         self._free: list[int] = []
         self._hnsw: hnswlib.Index | None = None
         self._next_label = 0
@@ -88,6 +89,7 @@ class VectorIndex:
                 self._hnsw.mark_deleted(label)
             else:
                 self._free.append(label)
+                self._live[label] = False
         return True
 
     def _add_exact(self, rows: np.ndarray) -> np.ndarray:
@@ -98,10 +100,13 @@ class VectorIndex:
         if top + fresh > capacity:
             grown = np.zeros((max(_MIN_CAPACITY, 2 * capacity, top + fresh), self.dim), np.float32)
             grown[:top] = self._mat[:top]
-            self._mat = grown
+            live = np.zeros(grown.shape[0], bool)
+            live[:top] = self._live[:top]
+            self._mat, self._live = grown, live
         labels = np.array(reuse + list(range(top, top + fresh)), dtype=np.int64)
         self._next_label = top + fresh
         self._mat[labels] = rows
+        self._live[labels] = True
         return labels
 
     def _new_hnsw(self, capacity: int) -> hnswlib.Index:
@@ -116,7 +121,7 @@ class VectorIndex:
         self._hnsw = self._new_hnsw(max(_MIN_CAPACITY, 2 * (len(labels) + extra)))
         if len(labels):
             self._hnsw.add_items(self._mat[labels], labels, num_threads=self._build_threads)
-        self._mat, self._free = None, []
+        self._mat, self._live, self._free = None, None, []
 
     def _add_hnsw(self, rows: np.ndarray) -> np.ndarray:
         n = rows.shape[0]
@@ -154,12 +159,15 @@ class VectorIndex:
             return self._search_hnsw(query, k, live)
 
     def _search_exact(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
-        labels = np.fromiter(self._owner.keys(), dtype=np.int64, count=len(self._owner))
-        scores = self._mat[labels] @ query
-        fetch = min(len(labels), k * self._max_rows)
-        top = np.argpartition(-scores, fetch - 1)[:fetch] if fetch < len(labels) else np.arange(len(labels))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return self._distinct(labels[top].tolist(), scores[top].tolist(), k)
+        # One matrix-vector product over the used rows (no gather copy); freed rows can't win.
+        top_row = self._next_label
+        scores = self._mat[:top_row] @ query
+        scores[~self._live[:top_row]] = -np.inf
+        fetch = min(len(self._owner), k * self._max_rows)
+        best = np.argpartition(-scores, fetch - 1)[:fetch] if fetch < top_row else np.arange(top_row)
+        best = best[np.argsort(-scores[best], kind="stable")]
+        best = best[np.isfinite(scores[best])]
+        return self._distinct(best.tolist(), scores[best].tolist(), k)
 
     def _search_hnsw(self, query: np.ndarray, k: int, live: int) -> list[tuple[str, float]]:
         fetch, ef = min(live, k), self._ef

@@ -19,8 +19,9 @@ import numpy as np
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..base import VoiceprintStore
@@ -44,6 +45,8 @@ def unavailable():
     """Connection trouble becomes the one typed error the router maps to 503."""
     try:
         yield
+    except AuthenticationError as exc:
+        raise StoreConfigError(f"storage.redis_password: redis refused the credentials: {exc}") from None
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         raise StorageUnavailable(f"redis unreachable: {exc}") from None
 
@@ -75,12 +78,16 @@ class RedisStore(VoiceprintStore):
 
     # --- start-up / shutdown --------------------------------------------------------------
     async def open(self) -> None:
-        with unavailable():
-            await self._check_meta()
-            if not await self._r.exists(self._k_events):
-                # A stream that exists from the start gives every replica a real position.
-                await self._r.xadd(self._k_events, {"op": "init", "id": ""})
-            start = await self._reload()
+        try:
+            with unavailable():
+                await self._check_meta()
+                if not await self._r.exists(self._k_events):
+                    # A stream that exists from the start gives every replica a real position.
+                    await self._r.xadd(self._k_events, {"op": "init", "id": ""})
+                start = await self._reload()
+        except BaseException:
+            await self.close()  # a failed start must not leak connections
+            raise
         self._follower.start(start)
         log.info("redis store opened", extra={"users": len(self._mirror.names)})
 

@@ -39,6 +39,8 @@ def test_switches_to_hnsw_and_grows_without_rebuild(rng):
     assert len(idx) == 3000
     for i in (0, 59, 1500, 2999):
         assert idx.search(vecs[i], 1)[0][0] == f"u{i}"
+        assert idx.score(f"u{i}", vecs[i]) == pytest.approx(1.0, abs=1e-5)  # exact, from stored rows
+    assert idx.score("u1", vecs[2]) == pytest.approx(float(vecs[1] @ vecs[2]), abs=1e-5)
 
 
 def test_hnsw_deletes_and_reuses_slots(rng):
