@@ -1,0 +1,32 @@
+"""The locust profile runs headless against a real router (factory app on a real port, real Triton)."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import sys
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+
+from router.app import create_app
+from router.config import RouterConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_locust_profile_runs_without_failures(router_settings, admin_key, tmp_path):
+    app = create_app(RouterConfig.from_dict(router_settings()))
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = {**os.environ, "VOMID_API_KEY": admin_key}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest/locustfile.py"), "--headless",
+            "--host", str(server.make_url("")).rstrip("/"), "-u", "4", "-r", "4", "-t", "6s",
+            "--csv", str(tmp_path / "run"), "--only-summary", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    with (tmp_path / "run_stats.csv").open() as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    assert int(rows["register"]["Request Count"]) == 4, output.decode()[-2000:]
+    assert int(rows["Aggregated"]["Request Count"]) > 8
+    assert int(rows["Aggregated"]["Failure Count"]) == 0, output.decode()[-2000:]
