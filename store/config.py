@@ -31,9 +31,11 @@ class StorageConfig:
     # Exact search reads the whole matrix per query (~20 MB at 10k x 512 floats, ~2 ms);
     # past this many vectors hnswlib is faster at the same answers (recall@1 >= 0.99).
     exact_search_below: int = 10_000
-    hnsw_m: int = 16
+    # From loadtest/bench_store.py at 1M x 512 on CAM++-like score scales: M=16 misses the
+    # recall@1 >= 0.99 target at any ef that keeps p99 <= 2 ms; M=32 reaches it.
+    hnsw_m: int = 32
     hnsw_ef_construction: int = 200
-    hnsw_ef: int = 64
+    hnsw_ef: int = 128
     # Threads for bulk (re)builds of the index; 0 = all cores. Single inserts use one.
     hnsw_build_threads: int = 0
     encryption_key: str | None = None

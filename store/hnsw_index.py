@@ -85,11 +85,17 @@ class VectorIndex:
             return False
         for label in labels.tolist():
             del self._owner[label]
-            if self._hnsw is not None:
+        if self._hnsw is not None:
+            # Erasure: overwrite the rows before mark_deleted, which alone leaves the vectors in
+            # memory until the slots are reused. A random unit row keeps the graph well-formed.
+            filler = np.random.default_rng().standard_normal((len(labels), self.dim)).astype(np.float32)
+            self._hnsw.add_items(filler / np.linalg.norm(filler, axis=1, keepdims=True), labels, num_threads=1)
+            for label in labels.tolist():
                 self._hnsw.mark_deleted(label)
-            else:
-                self._free.append(label)
-                self._live[label] = False
+        else:
+            self._mat[labels] = 0.0
+            self._live[labels] = False
+            self._free.extend(labels.tolist())
         return True
 
     def _add_exact(self, rows: np.ndarray) -> np.ndarray:

@@ -108,9 +108,13 @@ class FileStore(MemoryStore):
             else:
                 state.pop(arg, None)
 
-    async def close(self) -> None:
+    async def settle(self) -> None:
+        """Wait until no compaction is running (so deleted users are off the disk)."""
         while self._compaction is not None and not self._compaction.done():
             await self._compaction
+
+    async def close(self) -> None:
+        await self.settle()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -157,8 +161,12 @@ class FileStore(MemoryStore):
             log.error("snapshot %d failed: %s", gen, exc)
             return
         if self._compact_again:
+            # Deletions arrived while this snapshot was written: one more pass erases them too.
             self._compact_again = False
-            asyncio.get_running_loop().create_task(self.compact())
+            async with self._write_lock:
+                if self._log is not None:  # not closed meanwhile
+                    self._compaction = None
+                    self._start_compaction()
 
     def _write_snapshot(self, gen: int, state: list[UserRecord], cipher: Cipher) -> None:
         header = {"kind": "snapshot", "key_id": cipher.key_id, "dim": self._mirror.dim}
