@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -29,6 +29,8 @@ class RouterMetrics:
         self.decisions = Counter("vomid_verify_decisions_total", "verification outcomes", ["mode", "result"],
                                  registry=r)
         self.rate_limited = Counter("vomid_rate_limited_total", "requests refused by the rate limiter", registry=r)
+        self.store_users = Gauge("vomid_store_users", "enrolled users in the voiceprint store (read at scrape)",
+                                 registry=r)
         # Recent latencies per route, for the human-readable /api/v1/stats (bounded memory).
         self.recent: dict[str, deque[float]] = {}
 

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from router import responses, state
 from router.middlewares import requires
 from router.openapi import openapi_spec
+from store.errors import StorageUnavailable
 
 try:  # Swagger UI's static files, shipped by the swagger-ui-bundle wheel (no CDN at run time)
     from swagger_ui_bundle import swagger_ui_path as SWAGGER_UI_DIR
@@ -43,7 +44,12 @@ async def stats(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[state.METRICS].registry)
+    app = request.app
+    try:  # read at scrape time: with a shared Redis store, writes from other replicas count too
+        app[state.METRICS].store_users.set(await app[state.STORE].count())
+    except StorageUnavailable:
+        pass  # the gauge keeps its last value; /health reports the outage
+    body = generate_latest(app[state.METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

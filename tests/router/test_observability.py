@@ -107,3 +107,17 @@ async def test_triton_down_is_503_and_health_says_not_ready(make_client, router_
     response = await client.post("/api/v1/voiceprint/verify", data=form(wav), headers=auth(admin_key))
     body = await response.json()
     assert response.status == 503 and body["error"]["code"] in ("inference_unavailable", "inference_failed")
+
+
+async def test_store_users_gauge_follows_the_store(client, admin_key, wav):
+    async def users_gauge() -> float:
+        text = await (await client.get("/metrics")).text()
+        return float(next(line.split()[-1] for line in text.splitlines() if line.startswith("vomid_store_users ")))
+
+    before = await users_gauge()
+    response = await client.post("/api/v1/voiceprint/register", data=form(wav, name="gauge"), headers=auth(admin_key))
+    assert response.status == 201, await response.text()
+    user_id = (await response.json())["user_id"]
+    assert await users_gauge() == before + 1
+    assert (await client.delete(f"/api/v1/voiceprint/{user_id}", headers=auth(admin_key))).status in (200, 204)
+    assert await users_gauge() == before
