@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -23,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
 from engine.tritonserver import TritonServer
+from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL, ENSEMBLE_MODEL, FEATURES_MODEL
 
 SAMPLE_RATE = 16000
@@ -126,13 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=Path("loadtest/results/model.json"))
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        repository = args.repository
-        if repository is None:
-            from tools.export.pipeline import ExportRequest, run_export
-
-            repository = Path(tmp) / "repo"
-            run_export(ExportRequest(output=repository, random_weights=True))
+    with benchmark_repository(args.repository) as repository:
         onnx_path = repository / EMBEDDING_MODEL / "1" / "model.onnx"
         report: dict = {"clips": args.clips}
         with TritonServer(repository, name="bench") as server:

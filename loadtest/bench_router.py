@@ -31,6 +31,7 @@ import soundfile as sf
 
 from engine.tritonserver import TritonServer, free_port
 from loadtest.bench_model import bench_onnxruntime, make_clips, summarize
+from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,19 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=Path("loadtest/results/router.json"))
     args = parser.parse_args(argv)
     clips = speech_clips(args.clips)
-    with tempfile.TemporaryDirectory() as tmp:
-        repository = args.repository
-        if repository is None:
-            from tools.export.pipeline import ExportRequest, run_export
-
-            repository = Path(tmp) / "repo"
-            run_export(ExportRequest(output=repository, random_weights=True))
+    with benchmark_repository(args.repository) as repository:
         onnx_path = repository / EMBEDDING_MODEL / "1" / "model.onnx"
         # The ceiling is measured before and after the REST phase (the host may be shared); the best counts.
         ort_clips = clips * args.ort_passes
         rows = {"onnxruntime_b1": bench_onnxruntime(ort_clips, onnx_path, 1),
                 "onnxruntime_b16": bench_onnxruntime(ort_clips, onnx_path, 16)}
-        with TritonServer(repository, name="bench-router") as triton:
+        with TritonServer(repository, name="bench-router") as triton, tempfile.TemporaryDirectory() as tmp:
             process, base = start_router(triton, Path(tmp))
             try:
                 rows.update(asyncio.run(bench_rest(base, process, clips, args.concurrency, args.seconds,

@@ -18,7 +18,6 @@ import csv
 import json
 import os
 import platform
-import tempfile
 import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -32,7 +31,8 @@ from client.scoring.triton_embedder import TritonEmbedder
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
 from engine.tritonserver import TritonServer
-from tools.export.repository import EMBEDDING_MODEL
+from loadtest.repository import benchmark_repository
+from tools.export.repository import EMBEDDING_MODEL, RepositoryOptions
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 TARGET_RATIO = 0.95
@@ -108,14 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
 
     with ExitStack() as stack:
-        repository, grpc_url = args.repository, args.grpc_url
-        if repository is None:
-            from tools.export.pipeline import ExportRequest, run_export
-            from tools.export.repository import RepositoryOptions
-
-            repository = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "repo"
-            run_export(ExportRequest(output=repository, random_weights=True, repository=RepositoryOptions(
-                **serving_options(args))))
+        grpc_url = args.grpc_url
+        options = None if args.repository else RepositoryOptions(**serving_options(args))
+        repository = stack.enter_context(benchmark_repository(args.repository, options))
         if grpc_url is None:
             grpc_url = stack.enter_context(TritonServer(repository, name="bench-score")).grpc_url
         onnx_path = repository / EMBEDDING_MODEL / "1" / "model.onnx"
