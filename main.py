@@ -20,6 +20,7 @@ from router.app import create_app
 from router.config import RouterConfig, load_config
 from router.errors import ConfigError
 from router.logs import setup_logging
+from tools.export.errors import ExportError  # torch-free: safe on router-only hosts
 
 log = logging.getLogger("vomid.main")
 
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_up(args) if args.command == "up" else run_router(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ExportError as exc:  # e.g. no weights: the message lists every way to supply them
+        print(f"model export failed: {exc}", file=sys.stderr)
         return 2
 
 

@@ -86,3 +86,12 @@ def test_up_exports_starts_everything_prints_the_key_and_stops(tmp_path):
     assert (tmp_path / "var/api_keys").exists() and key not in (tmp_path / "var/api_keys").read_text()
     assert (tmp_path / "var/storage.key").exists() and any((tmp_path / "model_repository").glob("*/config.pbtxt"))
     assert f"http://127.0.0.1:{port}" in output
+
+
+def test_up_without_weights_explains_how_to_supply_them(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "up", "--offline", "--cache-dir",
+                             str(tmp_path / "empty"), "--config", str(ROOT / "config/default.yaml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--checkpoint" in result.stderr and "--random-weights" in result.stderr
+    assert "Traceback" not in result.stderr
