@@ -6,38 +6,16 @@ Plaintext layout: 4-byte header length, JSON header, then float32 little-endian 
 from __future__ import annotations
 
 import json
-import re
 import struct
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .crypto import Cipher
-from .errors import CorruptData, InvalidRequest
+from .errors import CorruptData
 from .models import User
 
 _AAD = b"vomid-record-v1"
-_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-
-
-def check_user_id(user_id: str) -> str:
-    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
-        raise InvalidRequest("user_id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
-    return user_id
-
-
-def check_metadata(metadata: dict | None) -> dict:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise InvalidRequest("metadata must be a JSON object")
-    try:
-        # Round-trip so what we return is exactly what a reload would give back.
-        return json.loads(json.dumps(metadata, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"metadata is not JSON-serialisable: {exc}") from None
-
-
 @dataclass(frozen=True)
 class UserRecord:
     """Immutable: an update builds a new record, so a reader never sees a half-changed one."""

@@ -7,29 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import numpy as np
 
 from ..base import VoiceprintStore
 from ..config import StorageConfig
-from ..embeddings import as_embedding, as_embeddings
-from ..errors import InvalidEmbedding, InvalidRequest, UserExists, UserNotFound
+from ..embeddings import as_embedding
+from ..errors import InvalidRequest, UserExists, UserNotFound
 from ..mirror import LocalMirror
 from ..models import Match, Page, User
-from ..records import UserRecord, check_metadata, check_user_id
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or len(name) > 256:
-        raise InvalidRequest("name must be a string of at most 256 characters")
-    return name
-
-
-def check_page(offset: int, limit: int) -> None:
-    if offset < 0 or not 1 <= limit <= 1000:
-        raise InvalidRequest("offset must be >= 0 and limit between 1 and 1000")
+from ..records import UserRecord
+from ..validation import check_page, check_room, new_record
 
 
 class MemoryStore(VoiceprintStore):
@@ -61,17 +50,11 @@ class MemoryStore(VoiceprintStore):
     # --- writes ---------------------------------------------------------------------------
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
                           user_id: str | None = None) -> User:
-        name, metadata = check_name(name), check_metadata(metadata)
-        user_id = check_user_id(user_id) if user_id is not None else uuid.uuid4().hex
-        emb = as_embeddings(embeddings, self._mirror.dim)
-        if emb.shape[0] > self._config.max_enrollments:
-            raise InvalidEmbedding(f"at most {self._config.max_enrollments} enrollments per user")
+        record = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments)
         async with self._write_lock:
-            if user_id in self._mirror.records:
-                raise UserExists(user_id)
-            self._mirror.fix_dim(emb.shape[1])
-            now = time.time()
-            record = UserRecord(user_id, name, metadata, now, now, emb)
+            if record.user_id in self._mirror.records:
+                raise UserExists(record.user_id)
+            self._mirror.fix_dim(record.dim)
             await self._commit(record)
         return record.to_user()
 
@@ -79,8 +62,7 @@ class MemoryStore(VoiceprintStore):
         emb = as_embedding(embedding, self._mirror.dim)
         async with self._write_lock:
             record = self._record(user_id)
-            if record.embeddings.shape[0] >= self._config.max_enrollments:
-                raise InvalidEmbedding(f"at most {self._config.max_enrollments} enrollments per user")
+            check_room(record.embeddings.shape[0], self._config.max_enrollments)
             record = record.with_enrollment(emb, time.time())
             await self._commit(record)
         return record.to_user()

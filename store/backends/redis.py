@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -27,13 +26,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
-from ..embeddings import as_embedding, as_embeddings, index_rows, normalise
+from ..embeddings import as_embedding, index_rows, normalise
 from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, StoreConfigError, UserExists,
                       UserNotFound)
 from ..mirror import LocalMirror
 from ..models import Match, Page, User
-from ..records import UserRecord, check_metadata, check_user_id
-from .memory import check_name, check_page
+from ..records import UserRecord
+from ..validation import check_page, check_room, new_record
 from .redis_stream import StreamFollower
 
 log = logging.getLogger(__name__)
@@ -189,21 +188,16 @@ class RedisStore(VoiceprintStore):
 
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
                           user_id: str | None = None) -> User:
-        name, metadata = check_name(name), check_metadata(metadata)
-        user_id = check_user_id(user_id) if user_id is not None else uuid.uuid4().hex
-        emb = as_embeddings(embeddings, self._mirror.dim)
-        if emb.shape[0] > self._config.max_enrollments:
-            raise InvalidEmbedding(f"at most {self._config.max_enrollments} enrollments per user")
+        fresh = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments)
         with unavailable():
-            await self._learn_dim(emb.shape[1])
+            await self._learn_dim(fresh.dim)
 
         def build(current):
             if current is not None:
-                raise UserExists(user_id)
-            now = time.time()
-            return UserRecord(user_id, name, metadata, now, now, emb)
+                raise UserExists(fresh.user_id)
+            return fresh
 
-        return (await self._write(user_id, build)).to_user()
+        return (await self._write(fresh.user_id, build)).to_user()
 
     async def add_enrollment(self, user_id: str, embedding: np.ndarray) -> User:
         emb = as_embedding(embedding, self._mirror.dim)
@@ -211,8 +205,7 @@ class RedisStore(VoiceprintStore):
         def build(current):
             if current is None:
                 raise UserNotFound(user_id)
-            if current.embeddings.shape[0] >= self._config.max_enrollments:
-                raise InvalidEmbedding(f"at most {self._config.max_enrollments} enrollments per user")
+            check_room(current.embeddings.shape[0], self._config.max_enrollments)
             if current.dim != emb.shape[0]:
                 raise InvalidEmbedding(f"embedding has {emb.shape[0]} dims, the store holds {current.dim}")
             return current.with_enrollment(emb, time.time())
