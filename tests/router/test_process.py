@@ -23,6 +23,20 @@ def get(url: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+def wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> tuple[int | None, dict]:
+    """Polls /health until it answers 200, the process exits, or `timeout` passes; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    status, body = None, {}
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            status, body = get(f"http://127.0.0.1:{port}/health")
+            if status == 200:
+                break
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    return status, body
+
+
 def test_main_serves_and_stops_on_sigint(triton, key_file, tmp_path):
     port = free_port()
     config = tmp_path / "router.yaml"
@@ -33,15 +47,7 @@ def test_main_serves_and_stops_on_sigint(triton, key_file, tmp_path):
     process = subprocess.Popen([sys.executable, "main.py", "--config", str(config)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and process.poll() is None:  # poll readiness
-            try:
-                status, body = get(f"http://127.0.0.1:{port}/health")
-                if status == 200:
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
+        status, body = wait_healthy(port, process, timeout=60)
         assert status == 200 and body["ready"] and body["random_weights"] is True
         status, body = get(f"http://127.0.0.1:{port}/api/v1/voiceprints")
         assert status == 401 and body["error"]["code"] == "missing_api_key"
@@ -68,15 +74,7 @@ def test_up_exports_starts_everything_prints_the_key_and_stops(tmp_path):
                                 "--config", str(ROOT / "config/default.yaml")], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 240
-        status = None
-        while time.monotonic() < deadline and process.poll() is None:  # poll readiness
-            try:
-                status, body = get(f"http://127.0.0.1:{port}/health")
-                if status == 200:
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
+        status, body = wait_healthy(port, process, timeout=240)
         assert status == 200 and body["backends"]["store"]["backend"] == "file" and body["random_weights"]
     finally:
         process.send_signal(signal.SIGINT)
