@@ -139,6 +139,24 @@ class TritonServer:
         except (urllib.error.URLError, OSError):
             return False
 
+    def inference_counts(self) -> dict[str, tuple[float, float]]:
+        """Per model: (nv_inference_count, nv_inference_exec_count) from the metrics endpoint.
+
+        Their ratio is the average batch size the dynamic batcher achieved.
+        """
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+            text = response.read().decode()
+        counts: dict[str, list[float]] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                name = sample.name.removesuffix("_total")  # the parser may append it to counters
+                if name in ("nv_inference_count", "nv_inference_exec_count"):
+                    counts.setdefault(sample.labels["model"], [0.0, 0.0])[name == "nv_inference_exec_count"] = \
+                        sample.value
+        return {model: (c[0], c[1]) for model, c in counts.items()}
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

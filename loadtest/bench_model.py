@@ -12,12 +12,10 @@ import argparse
 import asyncio
 import json
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import tritonclient.grpc.aio as grpcaio
-from prometheus_client.parser import text_string_to_metric_families
 
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
@@ -72,18 +70,6 @@ def bench_onnxruntime(clips, onnx_path: Path, batch: int) -> dict:
     return summarize(latencies, time.perf_counter() - start)
 
 
-def triton_counts(server: TritonServer) -> dict[str, tuple[float, float]]:
-    with urllib.request.urlopen(server.metrics_url, timeout=5) as response:
-        text = response.read().decode()
-    counts: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name = sample.name.removesuffix("_total")
-            if name in ("nv_inference_count", "nv_inference_exec_count"):
-                counts.setdefault(sample.labels["model"], [0.0, 0.0])[name.endswith("exec_count")] = sample.value
-    return {model: (c[0], c[1]) for model, c in counts.items()}
-
-
 async def _triton_run(url: str, clips, concurrency: int) -> dict:
     client = grpcaio.InferenceServerClient(url)
     queue = list(enumerate(clips))
@@ -107,9 +93,9 @@ async def _triton_run(url: str, clips, concurrency: int) -> dict:
 
 def bench_triton(server: TritonServer, clips, concurrency: int) -> dict:
     asyncio.run(_triton_run(server.grpc_url, clips[:4], 2))  # warm-up
-    before = triton_counts(server)
+    before = server.inference_counts()
     result = asyncio.run(_triton_run(server.grpc_url, clips, concurrency))
-    after = triton_counts(server)
+    after = server.inference_counts()
     for model in (FEATURES_MODEL, EMBEDDING_MODEL):
         count = after[model][0] - before[model][0]
         executions = after[model][1] - before[model][1]

@@ -1,14 +1,12 @@
 """CAM++ served by a real tritonserver: parity with the in-process PyTorch model, batching of mixed lengths."""
 from __future__ import annotations
 
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from prometheus_client.parser import text_string_to_metric_families
 
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
@@ -52,19 +50,6 @@ def _speech_of_lengths(seconds: list[float]) -> list[np.ndarray]:
     return [joined[: int(s * SAMPLE_RATE)] for s in seconds]
 
 
-def _counters(server, model: str) -> tuple[float, float]:
-    """(nv_inference_count, nv_inference_exec_count) of one model, from Triton's Prometheus endpoint."""
-    with urllib.request.urlopen(server.metrics_url, timeout=5) as response:
-        text = response.read().decode()
-    values = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name = sample.name.removesuffix("_total")
-            if sample.labels.get("model") == model and name in ("nv_inference_count", "nv_inference_exec_count"):
-                values[name] = sample.value
-    return values["nv_inference_count"], values["nv_inference_exec_count"]
-
-
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_embeddings_match_pytorch(triton, campplus_model, protocol):
     if protocol == "grpc":
@@ -88,7 +73,7 @@ def test_concurrent_mixed_lengths_are_batched_and_unchanged(triton, model_reposi
              zip(seconds, rng.uniform(0, len(base) - 30 * SAMPLE_RATE + 1, size=len(seconds)))]
     embedder = OnnxEmbedder(model_repository / EMBEDDING_MODEL / "1" / "model.onnx")
     extractor = FbankExtractor()
-    before = {m: _counters(triton, m) for m in (FEATURES_MODEL, EMBEDDING_MODEL)}
+    before = triton.inference_counts()
 
     client = grpcclient.InferenceServerClient(triton.grpc_url)
     with ThreadPoolExecutor(max_workers=24) as pool:
@@ -98,7 +83,7 @@ def test_concurrent_mixed_lengths_are_batched_and_unchanged(triton, model_reposi
         alone = embedder.embed(extractor(wave)[None])[0]
         assert float(alone @ embedding) >= 0.9999
     for model in (FEATURES_MODEL, EMBEDDING_MODEL):
-        count, executions = (a - b for a, b in zip(_counters(triton, model), before[model]))
+        count, executions = (a - b for a, b in zip(triton.inference_counts()[model], before[model]))
         assert count == len(waves)
         assert executions < count, f"{model}: {executions} executions for {count} inferences (no batching)"
 
