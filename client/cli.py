@@ -21,7 +21,7 @@ from client.scoring.errors import ScoringError
 from client.sync_client import DEFAULT_TIMEOUT_S, VoMIDClient
 
 DELEGATED = {
-    "up": "start the embedded stack (python main.py up ...; try `vomid up --help`)",
+    "up": "start the embedded stack: tritonserver + router + file store (`vomid up --help`)",
     "backup": "write an encrypted store snapshot (python -m store backup ...)",
     "restore": "load a store snapshot (python -m store restore ...)",
 }

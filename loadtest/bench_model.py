@@ -19,7 +19,7 @@ import tritonclient.grpc.aio as grpcaio
 
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
-from engine.tritonserver import TritonServer
+from vomid.tritonserver import TritonServer
 from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL, ENSEMBLE_MODEL, FEATURES_MODEL
 

@@ -29,7 +29,7 @@ import aiohttp
 import numpy as np
 import soundfile as sf
 
-from engine.tritonserver import TritonServer, free_port
+from vomid.tritonserver import TritonServer, free_port
 from loadtest.bench_model import bench_onnxruntime, make_clips, summarize
 from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL

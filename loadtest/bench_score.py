@@ -30,7 +30,7 @@ from client.scoring.embed_files import EmbeddingRun, embed_files
 from client.scoring.triton_embedder import TritonEmbedder
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
-from engine.tritonserver import TritonServer
+from vomid.tritonserver import TritonServer
 from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL, RepositoryOptions
 

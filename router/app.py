@@ -104,3 +104,9 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
                     info.get("source"))
     yield
     await pool.close()
+
+
+def serve(config: RouterConfig) -> None:
+    """Runs the router until SIGINT/SIGTERM (what `python -m router` and `vomid up` do after their set-up)."""
+    web.run_app(create_app(config), host=config.api.host, port=config.api.port, access_log=None,
+                print=lambda message: log.info("%s", message))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv and brings up the embedded stack: tritonserver serving CAM++ + the router + the file store.
-# Arguments go to `main.py up`, e.g. --checkpoint campplus_cn_3dspeaker.bin, --onnx model.onnx, --random-weights.
+# Arguments go to `vomid up`, e.g. --checkpoint campplus_cn_3dspeaker.bin, --onnx model.onnx, --random-weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh export
-exec .venv/bin/python main.py up "$@"
+exec .venv/bin/python -m vomid up "$@"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.tritonserver import TritonServer
+from vomid.tritonserver import TritonServer
 
 RANDOM_SEED = 7
 EMBEDDING_DIM = 512

@@ -118,6 +118,6 @@ def test_backup_and_restore_delegate_to_the_store(tmp_path, capsys):
     assert "restored 1 users" in capsys.readouterr().out
 
 
-def test_up_delegates_to_main_py(capfd):
-    assert main(["up", "--help"]) == 0  # main.py's own parser answers, in a child process
-    assert "python main.py up" in capfd.readouterr().out
+def test_up_is_handed_to_the_server_install(capfd):
+    assert main(["up", "--help"]) == 0  # vomid.__main__ answers, with the export options
+    assert "--random-weights" in capfd.readouterr().out

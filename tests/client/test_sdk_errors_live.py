@@ -9,7 +9,7 @@ import pytest
 
 from client import (AsyncVoMIDClient, AudioRejected, AuthenticationError, NotFound, PermissionDenied, RateLimited,
                     RetryPolicy, ServiceUnavailable, TransportError, ValidationError, VoMIDClient)
-from engine.tritonserver import free_port
+from vomid.tritonserver import free_port
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 

@@ -169,7 +169,7 @@ def test_router_image():
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
     assert not re.search(r"torch|\[export|\[dev", " ".join(a for k, a in instructions if k == "RUN"))
     last = dict(instructions)  # the final stage's values win
-    assert facts.exec_form(last["CMD"]) == ["python", "main.py", "--config", ROUTER_CONFIG_PATH]
+    assert facts.exec_form(last["CMD"]) == ["python", "-m", "router", "--config", ROUTER_CONFIG_PATH]
     assert last["USER"] not in ("root", "0")
     health = last["HEALTHCHECK"]
     assert "/health" in health and "/health" in facts.router_routes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import tritonclient.grpc as grpcclient
 
-from engine.tritonserver import TritonServer, TritonStartError, find_distribution
+from vomid.tritonserver import TritonServer, TritonStartError, find_distribution
 
 
 def test_distribution_is_found():

@@ -14,7 +14,7 @@ NO_AUTH = {"auth": {"enabled": False}}
 
 
 def test_shipped_configs_load():
-    default = load_config(ROOT / "config/default.yaml", env={})
+    default = load_config(ROOT / "vomid/default.yaml", env={})
     assert default.storage.type == "file" and len(default.triton.instances) == 1 and default.auth.enabled
     assert default.verify.threshold == pytest.approx(0.39) and default.api.max_upload_bytes == 10 * 1024 * 1024
     production = load_config(ROOT / "config/production.yaml", env={})
@@ -27,7 +27,7 @@ def test_env_overrides(tmp_path):
            "VOIMID_STORAGE_TYPE": "redis", "VOIMID_REDIS_HOST": "cache", "VOIMID_REDIS_PORT": "6380",
            "VOIMID_REDIS_PASSWORD": "pw", "VOIMID_TRITON_URLS": "t1:8001, t2:8001",
            "VOIMID_API_KEYS_FILE": "/k", "VOIMID_LOG_LEVEL": "debug", "VOIMID_VERIFY_THRESHOLD": "0.5"}
-    config = load_config(ROOT / "config/default.yaml", env=env)
+    config = load_config(ROOT / "vomid/default.yaml", env=env)
     assert (config.environment, config.api.host, config.api.port) == ("staging", "10.0.0.1", 9000)
     assert config.storage.type == "redis" and config.storage.redis_host == "cache"
     assert config.storage.redis_port == 6380 and config.storage.redis_password == "pw"

@@ -5,36 +5,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from engine.tritonserver import free_port
+from tests.router.process import get, wait_healthy
+from vomid.tritonserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> tuple[int | None, dict]:
-    """Polls /health until it answers 200, the process exits, or `timeout` passes; returns the last answer."""
-    deadline = time.monotonic() + timeout
-    status, body = None, {}
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            status, body = get(f"http://127.0.0.1:{port}/health")
-            if status == 200:
-                break
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    return status, body
 
 
 def test_main_serves_and_stops_on_sigint(triton, key_file, tmp_path):
@@ -71,7 +47,7 @@ def test_up_exports_starts_everything_prints_the_key_and_stops(tmp_path):
     """`python main.py up --random-weights`: the embedded stack in one command, from an empty directory."""
     port = free_port()
     process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "up", "--random-weights", "--port", str(port),
-                                "--config", str(ROOT / "config/default.yaml")], cwd=tmp_path,
+                                "--config", str(ROOT / "vomid/default.yaml")], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         status, body = wait_healthy(port, process, timeout=240)
@@ -88,7 +64,7 @@ def test_up_exports_starts_everything_prints_the_key_and_stops(tmp_path):
 
 def test_up_without_weights_explains_how_to_supply_them(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "main.py"), "up", "--offline", "--cache-dir",
-                             str(tmp_path / "empty"), "--config", str(ROOT / "config/default.yaml")],
+                             str(tmp_path / "empty"), "--config", str(ROOT / "vomid/default.yaml")],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--checkpoint" in result.stderr and "--random-weights" in result.stderr

@@ -3,62 +3,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
+from tools.export.arguments import add_repository_arguments, add_source_arguments, request_from_args
 from tools.export.errors import ExportError
-from tools.export.pipeline import ExportRequest, run_export
-from tools.export.repository import TARGETS, RepositoryOptions
-from tools.export.sources import DEFAULT_MODEL_ID
-
-
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_argument_group("weights (pick one; default: VOMID_MODEL_PATH, else the ModelScope model)")
-    group = source.add_mutually_exclusive_group()
-    group.add_argument("--model-id", help=f"ModelScope model id (default {DEFAULT_MODEL_ID})")
-    group.add_argument("--model-dir", type=Path, help="a ModelScope snapshot directory on disk")
-    group.add_argument("--checkpoint", type=Path, help="CAM++ PyTorch state dict (.bin/.pt)")
-    group.add_argument("--onnx", type=Path, help="an existing CAM++ ONNX file (validated, then used as is)")
-    group.add_argument("--random-weights", action="store_true",
-                       help="untrained network, for tests and demos ONLY (every response says so)")
-    source.add_argument("--embedding-dim", type=int, default=512, help="embedding size of --random-weights")
-    source.add_argument("--seed", type=int, default=0, help="seed of --random-weights")
-    source.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "vomid" / "modelscope")
-    source.add_argument("--revision", help="ModelScope revision")
-    source.add_argument("--offline", action="store_true", default=os.environ.get("VOMID_OFFLINE") == "1",
-                        help="never touch the network: use only the ModelScope cache (env VOMID_OFFLINE=1)")
-
-
-def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = RepositoryOptions()
-    repo = parser.add_argument_group("model repository")
-    repo.add_argument("--target", choices=TARGETS, default="cpu",
-                      help="cpu: python backend + onnxruntime; onnx-gpu: onnxruntime_onnx; tensorrt: tensorrt_plan")
-    repo.add_argument("--fp16", action="store_true", help="TensorRT: build an FP16 engine")
-    repo.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
-    repo.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
-    repo.add_argument("--feature-instances", type=int, default=defaults.feature_instances)
-    repo.add_argument("--embedding-instances", type=int, default=defaults.embedding_instances)
-    repo.add_argument("--intra-op-threads", type=int, default=defaults.intra_op_threads,
-                      help="onnxruntime threads per embedding instance (0: all cores)")
-    repo.add_argument("--inter-op-threads", type=int, default=defaults.inter_op_threads)
-    repo.add_argument("--max-batch-frames", type=int, default=defaults.max_batch_frames,
-                      help="frame budget of one onnxruntime call")
-
-
-def request_from_args(args: argparse.Namespace) -> ExportRequest:
-    return ExportRequest(
-        output=args.output, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
-        onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
-        cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
-        repository=RepositoryOptions(
-            target=args.target, max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
-            feature_instances=args.feature_instances, embedding_instances=args.embedding_instances,
-            intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads,
-            max_batch_frames=args.max_batch_frames,
-        ),
-    )
+from tools.export.pipeline import run_export
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.tritonserver import TritonServer
+from vomid.tritonserver import TritonServer
 from router.balancer import BalancerConfig, InstanceConfig
 from tools.export.repository import FEATURES_MODEL
 

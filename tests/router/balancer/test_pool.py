@@ -6,7 +6,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from prometheus_client import CollectorRegistry
 
-from engine.tritonserver import free_port
+from vomid.tritonserver import free_port
 from router.balancer import InferenceFailed, InferenceRejected, NoHealthyInstance, TritonPool
 from tests.conftest import EMBEDDING_DIM
 from tests.router.balancer.conftest import pool_config, requests_by_url, waveform

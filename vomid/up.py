@@ -1,0 +1,91 @@
+"""`vomid up`: the embedded stack in one command, from any directory, source checkout or installed wheel.
+
+Exports the model into ./model_repository if it holds none (the only step that needs the export extra, imported
+only then), creates the storage key and an admin API key on first start, starts tritonserver on the repository,
+then serves the router with a file store in ./var until Ctrl-C, which stops both.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+from router.app import serve
+from router.balancer.config import InstanceConfig
+from router.config import RouterConfig, load_config
+from router.logs import setup_logging
+from tools.export.arguments import add_repository_arguments, add_source_arguments
+from tools.export.errors import ExportError
+
+log = logging.getLogger("vomid.up")
+
+DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
+MODEL_REPOSITORY = Path("model_repository")
+VAR = Path("var")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="YAML/JSON config (default: the embedded single-host settings shipped with vomid)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--output", type=Path, default=MODEL_REPOSITORY, help=argparse.SUPPRESS)
+    add_source_arguments(parser)
+    add_repository_arguments(parser)
+
+
+def has_models(repository: Path) -> bool:
+    return repository.is_dir() and any(repository.glob("*/config.pbtxt"))
+
+
+def ensure_models(args: argparse.Namespace) -> None:
+    if has_models(args.output):
+        log.info("using the models already in %s (delete it to export again)", args.output)
+        return
+    try:
+        from tools.export.arguments import request_from_args
+        from tools.export.pipeline import run_export  # the export extra: torch, onnx
+    except ImportError as exc:
+        raise ExportError(f"{args.output} holds no model and exporting one needs the export extra "
+                          f"(pip install 'edge-vomid[export]'): {exc}") from None
+
+    print(f"exporting CAM++ into {args.output} (first start only)...", flush=True)
+    manifest = run_export(request_from_args(args))
+    print(f"exported {manifest.embedding_dim}-dim CAM++ ({manifest.source})", flush=True)
+
+
+def ensure_secrets(config: RouterConfig) -> None:
+    """First start: an encryption key for the file store, and an admin API key printed exactly once."""
+    from router.keys import append_key
+    from store.crypto import generate_key
+
+    key_path = config.storage.encryption_key_file
+    if config.storage.type in ("file", "redis") and key_path and not Path(key_path).exists():
+        Path(key_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(key_path).write_text(generate_key() + "\n")
+        Path(key_path).chmod(0o600)
+        print(f"created the storage encryption key {key_path} (back it up: voiceprints are unreadable without it)")
+    keys_file = config.auth.keys_file
+    if config.auth.enabled and keys_file and not Path(keys_file).exists():
+        key, _ = append_key(Path(keys_file), ["admin"], "admin")
+        print(f"created {keys_file}; the admin API key (shown once, store it now):\n\n    {key}\n", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vomid.tritonserver import TritonServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {"VOIMID_API_PORT": str(args.port), "VOIMID_STORAGE_TYPE": "file",
+                 "VOIMID_STORAGE_PATH": str(VAR / "store")}
+    config = load_config(args.config, env={**os.environ, **overrides})  # a bad config fails before any work
+    ensure_models(args)
+    ensure_secrets(config)
+    with TritonServer(args.output, name="triton-up") as triton:
+        config.triton = dataclasses.replace(config.triton, instances=[InstanceConfig(url=triton.grpc_url)])
+        setup_logging(config.logging.level, config.logging.json,
+                      config.audit.path if config.audit.enabled else None)
+        host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
+        print(f"Edge-VoMID is up: http://{host}:{config.api.port}  (docs: /api/v1/docs, Ctrl-C stops)", flush=True)
+        serve(config)  # returns after Ctrl-C; leaving the block stops tritonserver
+    return 0
