@@ -29,6 +29,7 @@ import aiohttp
 import numpy as np
 import soundfile as sf
 
+from client.scoring.audio_loader import load_waveform
 from vomid.tritonserver import TritonServer, free_port
 from loadtest.bench_model import bench_onnxruntime, make_clips, summarize
 from loadtest.repository import benchmark_repository
@@ -48,10 +49,9 @@ def speech_clips(count: int, seconds: float = 3.0) -> list[np.ndarray]:
     clips: list[np.ndarray] = []
     with index.open() as handle:
         for row in csv.DictReader(handle):
-            audio, rate = sf.read(SHARED_AUDIO / row["file"], dtype="float32", always_2d=True)
-            audio = audio.mean(axis=1)
-            step = int(seconds * rate)
-            clips += [audio[i:i + step] for i in range(0, len(audio) - step + 1, step)]
+            waveform = load_waveform(SHARED_AUDIO / row["file"])
+            step = int(seconds * RATE)
+            clips += [waveform[i:i + step] for i in range(0, len(waveform) - step + 1, step)]
             if len(clips) >= count:
                 break
     return clips[:count] if len(clips) >= count else (clips * (count // max(len(clips), 1) + 1))[:count]

@@ -13,8 +13,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from audio import AudioLimits
 from router import api, state, system
-from router.audio import AudioLimits
 from router.auth import KeyRing
 from router.config import RouterConfig
 from router.errors import ConfigError

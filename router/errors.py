@@ -52,12 +52,5 @@ class RateLimited(ApiError):
         super().__init__(f"rate limit exceeded, retry after {seconds}s", headers={"Retry-After": str(seconds)})
 
 
-class AudioError(ApiError):
-    """The uploaded audio cannot be used; `code` says why (unsupported_format, corrupt_audio, silent_audio...)."""
-
-    status = 422
-    code = "invalid_audio"
-
-
 class ConfigError(Exception):
     """A bad setting; the message starts with the dotted key (e.g. "api.port: must be an integer 1-65535")."""

@@ -12,6 +12,7 @@ import uuid
 
 from aiohttp import web
 
+from audio import AudioError
 from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
 from router.balancer.errors import BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance
@@ -22,8 +23,10 @@ access_log = logging.getLogger("vomid.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
-# Foreign domain errors -> (status, code). Order matters only for subclasses listed before their bases.
-FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+# Foreign domain errors -> (status, code); a code of None keeps the error's own `code`. Order matters only for
+# subclasses listed before their bases.
+FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None], ...] = (
+    (AudioError, 422, None),
     (UserNotFound, 404, "user_not_found"),
     (UserExists, 409, "user_exists"),
     (InvalidEmbedding, 422, "invalid_embedding"),
@@ -86,7 +89,7 @@ async def error_middleware(request: web.Request, handler):
     except Exception as exc:  # noqa: BLE001 - foreign domain errors are mapped; anything else is a bug
         for kind, status, code in FOREIGN_ERRORS:
             if isinstance(exc, kind):
-                return _error(request, status, code, str(exc), {})
+                return _error(request, status, code or exc.code, str(exc), {})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(request, 500, "internal_error", "internal error (see the server log for this request id)", {})
 

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from router import audio
+import audio
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
 from store import Match, User, UserNotFound, VoiceprintStore

@@ -1,23 +1,19 @@
-"""Reads one audio file of any format libsndfile decodes as 16 kHz mono float32 (soxr resamples other rates)."""
+"""Reads one audio file of a trial list as 16 kHz mono float32, through the project's one decoder (`audio`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 
+from audio import AudioError, AudioLimits, decode
 from client.scoring.errors import AudioLoadError
 
-TARGET_RATE = 16000
+# Trial lists hold utterances of any length, silence included: the model itself refuses what it cannot embed.
+SCORING_LIMITS = AudioLimits(min_seconds=0.01, max_seconds=600.0, silence_rms=0.0)
 
 
-def load_waveform(path: Path, rate: int = TARGET_RATE) -> np.ndarray:
+def load_waveform(path: Path, limits: AudioLimits = SCORING_LIMITS) -> np.ndarray:
     try:
-        samples, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioLoadError(f"{path}: cannot decode: {exc}") from None
-    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    if source_rate != rate:
-        mono = soxr.resample(mono, source_rate, rate, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+        return decode(Path(path), limits)
+    except AudioError as exc:
+        raise AudioLoadError(f"{path}: cannot decode: {exc.message}") from None

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from router.app import create_app
 from router.config import RouterConfig
 from router.keys import append_key
-from tests.router.audio_files import encode
+from tests.audio.files import encode
 from tests.shared_data import utterances
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from router.system import SWAGGER_UI_DIR
 from store.crypto import generate_key
-from tests.router.audio_files import encode
+from tests.audio.files import encode
 from tests.router.conftest import auth, form
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.router.audio_files import encode
+from tests.audio.files import encode
 from tests.router.conftest import auth, form
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

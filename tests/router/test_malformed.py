@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.router.audio_files import encode
+from tests.audio.files import encode
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -1,4 +1,4 @@
-"""router.audio on real speech in every accepted format, rate, channel count and sample format; each error code."""
+"""The audio decoder on real speech in every accepted format, rate, channel count and sample format; each error code."""
 from __future__ import annotations
 
 import io
@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from router.audio import TARGET_RATE, AudioLimits, decode, sniff
-from router.errors import AudioError
-from tests.router.audio_files import encode
+from audio import TARGET_RATE, AudioError, AudioLimits, decode, sniff
+from tests.audio.files import encode
 
 LIMITS = AudioLimits(min_seconds=1.0, max_seconds=30.0, silence_rms=1e-4)
 LOSSLESS = ("wav16", "wav24", "wavfloat", "flac", "flac24")
