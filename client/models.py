@@ -87,7 +87,10 @@ class VoiceprintPage:
 
 @dataclass(frozen=True)
 class Health:
-    """The router's /health: `ready` is False (HTTP 503, status "degraded") while a backend is down."""
+    """The router's /health: status "ok", "degraded" (serving, something is out) or "down" (503, `ready` False).
+
+    `backends` is filled only for an admin key: the public answer names no address, path or count.
+    """
 
     status: str
     ready: bool

@@ -1,10 +1,17 @@
-"""Thin handlers of the voiceprint API (/api/v1): parse and validate at the edge, call VoiceprintService, reply."""
+"""Thin handlers of the voiceprint API (/api/v1): parse and validate at the edge, call VoiceprintService, reply.
+
+Handlers that need inference are `@admitted`: they take an admission slot before reading the body (503 when none
+is free), read it under the upload deadline (408), and run the rest under the request deadline.
+"""
 from __future__ import annotations
+
+import functools
 
 from aiohttp import web
 
-from router import responses, state
+from router import idempotency, responses, state
 from router.errors import BadRequest
+from router.admission import Deadline
 from router.intake import Form, read_form
 from router.middlewares import requires
 
@@ -12,9 +19,16 @@ MAX_NAME = 200
 MAX_USER_ID = 128
 
 
-async def _form(request: web.Request) -> Form:
-    api = request.app[state.CONFIG].api
-    return await read_form(request, api.max_upload_bytes, api.max_field_kb * 1024)
+def admitted(handler):
+    """Holds one admission slot for the whole request; the handler gets its form and deadline."""
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.Response:
+        admission = request.app[state.ADMISSION]
+        with admission.admit():
+            api = request.app[state.CONFIG].api
+            form = await admission.read_body(read_form(request, api.max_upload_bytes, api.max_field_kb * 1024))
+            return await handler(request, form, admission.deadline())
+    return run
 
 
 def _actor(request: web.Request) -> str | None:
@@ -42,38 +56,67 @@ def _query_int(request: web.Request, name: str, default: int, low: int, high: in
     return value
 
 
+def idempotent(handler):
+    """Honours an Idempotency-Key header: a retry with the same key gets the first reply (see router.idempotency)."""
+    @functools.wraps(handler)
+    async def run(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
+        key = request.headers.get(idempotency.HEADER)
+        if key is None:
+            return await handler(request, form, deadline)
+        memory = request.app[state.IDEMPOTENCY]
+        route = request.match_info.route.resource.canonical
+        fingerprint = idempotency.fingerprint(request.path, form.fields, form.audio)
+        claim = await memory.claim(key, f"{_actor(request)}:{route}", fingerprint)
+        if isinstance(claim, idempotency.Reply):
+            return web.Response(text=claim.body, status=claim.status, content_type="application/json",
+                                headers={"Idempotent-Replayed": "true"})
+        try:
+            response = await handler(request, form, deadline)
+        except BaseException:
+            await memory.abandon(claim)
+            raise
+        await memory.finish(claim, idempotency.Reply(response.status, response.text))
+        return response
+    return run
+
+
 @requires("admin")
-async def register(request: web.Request) -> web.Response:
-    form = await _form(request)
+@admitted
+@idempotent
+async def register(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
     name = form.text("name", required=True, max_length=MAX_NAME)
     metadata = form.json_object("metadata")
-    result = await request.app[state.SERVICE].register(name, form.require_audio(), metadata, _actor(request))
+    result = await request.app[state.SERVICE].register(name, form.require_audio(), metadata, _actor(request),
+                                                       deadline)
     return responses.reply(request, result, status=201)
 
 
 @requires("admin")
-async def enroll(request: web.Request) -> web.Response:
+@admitted
+@idempotent
+async def enroll(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
     user_id = _user_id(request)
-    form = await _form(request)
-    result = await request.app[state.SERVICE].enroll(user_id, form.require_audio(), _actor(request))
+    result = await request.app[state.SERVICE].enroll(user_id, form.require_audio(), _actor(request), deadline)
     return responses.reply(request, result)
 
 
 @requires("verify")
-async def verify(request: web.Request) -> web.Response:
-    form = await _form(request)
-    threshold = form.number("threshold", low=0.0, high=1.0)
+@admitted
+async def verify(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
+    settings = request.app[state.CONFIG].verify
+    threshold = form.number("threshold", low=settings.threshold_floor, high=1.0)
     user_id = form.text("user_id", max_length=MAX_USER_ID)
-    result = await request.app[state.SERVICE].verify(form.require_audio(), user_id, threshold, _actor(request))
+    result = await request.app[state.SERVICE].verify(form.require_audio(), user_id, threshold, _actor(request),
+                                                     deadline)
     return responses.reply(request, result)
 
 
-@requires("verify")
-async def identify(request: web.Request) -> web.Response:
-    limits = request.app[state.CONFIG].verify
-    form = await _form(request)
-    top_k = form.integer("top_k", low=1, high=limits.max_top_k) or limits.default_top_k
-    result = await request.app[state.SERVICE].identify(form.require_audio(), top_k, _actor(request))
+@requires("identify")
+@admitted
+async def identify(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
+    settings = request.app[state.CONFIG].verify
+    top_k = form.integer("top_k", low=1, high=settings.max_top_k) or settings.default_top_k
+    result = await request.app[state.SERVICE].identify(form.require_audio(), top_k, _actor(request), deadline)
     return responses.reply(request, result)
 
 

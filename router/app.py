@@ -15,9 +15,11 @@ from redis.exceptions import RedisError
 
 from audio import AudioLimits
 from router import api, state, system
+from router.admission import Admission
 from router.auth import KeyRing
 from router.config import RouterConfig
 from router.errors import ConfigError
+from router.idempotency import Idempotency, LocalMemory, RedisMemory
 from router.balancer.pool import TritonPool
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
@@ -41,12 +43,16 @@ def create_app(config: RouterConfig) -> web.Application:
         app[state.KEYRING] = KeyRing.from_config(config.auth)
     else:
         log.warning("authentication is DISABLED by configuration (auth.enabled: false): every caller is admin")
-    redis = _redis_client(config) if config.rate_limit.enabled and config.rate_limit_uses_redis else None
+    shared = config.rate_limit.enabled and config.rate_limit_uses_redis or config.storage.type == "redis"
+    redis = _redis_client(config) if shared else None
     if redis is not None:
         app[state.REDIS] = redis
+    memory = RedisMemory(redis, f"{config.storage.redis_prefix}:idem:") if redis is not None else LocalMemory()
+    app[state.IDEMPOTENCY] = Idempotency(memory, config.api.idempotency_ttl_s,
+                                         pending_ttl_s=config.overload.deadline_s + config.overload.body_timeout_s)
     if config.rate_limit.enabled:
         limit = config.rate_limit
-        app[state.LIMITER] = (RedisRateLimiter(redis, limit.rate_per_s, limit.burst) if redis is not None
+        app[state.LIMITER] = (RedisRateLimiter(redis, limit.rate_per_s, limit.burst) if config.rate_limit_uses_redis
                               else LocalRateLimiter(limit.rate_per_s, limit.burst))
     pool = TritonPool(config.triton, registry=metrics.registry)
     try:
@@ -56,7 +62,8 @@ def create_app(config: RouterConfig) -> web.Application:
     executor = ThreadPoolExecutor(config.api.decode_workers, thread_name_prefix="vomid-decode")
     app[state.POOL], app[state.STORE], app[state.EXECUTOR] = pool, store, executor
     limits = AudioLimits(config.api.min_seconds, config.api.max_seconds, config.api.silence_rms)
-    app[state.SERVICE] = VoiceprintService(pool, store, executor, limits, config.verify.threshold, metrics, audit)
+    admission = app[state.ADMISSION] = Admission(config.overload, config.api.decode_workers, metrics)
+    app[state.SERVICE] = VoiceprintService(pool, store, executor, admission, limits, config.verify, metrics, audit)
     app.cleanup_ctx.extend([_executor_ctx, _redis_ctx, _store_ctx, _pool_ctx])
     api.add_routes(app)
     system.add_routes(app)

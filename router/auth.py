@@ -18,9 +18,9 @@ from router.errors import ConfigError, Forbidden, Unauthorized
 
 log = logging.getLogger(__name__)
 
-SCOPES = ("admin", "verify")
-# admin may do everything verify may.
-IMPLIED = {"admin": {"admin", "verify"}, "verify": {"verify"}}
+SCOPES = ("admin", "verify", "identify")
+# admin may do everything; identify (who is this, among everyone?) includes verify's 1:N, not the other way round.
+IMPLIED = {"admin": {"admin", "verify", "identify"}, "verify": {"verify"}, "identify": {"identify", "verify"}}
 KEY_PREFIX = "vmd_"
 
 

@@ -63,6 +63,8 @@ class ApiConfig:
     silence_rms: float = 1e-4
     max_field_kb: int = 64
     decode_workers: int = 2
+    # How long a register/enroll reply is kept for retries carrying the same Idempotency-Key.
+    idempotency_ttl_s: float = 86400.0
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "api.port", "must be an integer 1-65535")
@@ -73,10 +75,37 @@ class ApiConfig:
         _check(0 <= self.silence_rms < 1, "api.silence_rms", "must be in [0, 1)")
         _check(1 <= self.max_field_kb <= 1024, "api.max_field_kb", "must be 1-1024")
         _check(1 <= self.decode_workers <= 64, "api.decode_workers", "must be 1-64")
+        _check(1 <= self.idempotency_ttl_s <= 30 * 86400, "api.idempotency_ttl_s", "must be 1 s to 30 days")
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+@dataclass
+class OverloadConfig:
+    """Admission control: refuse early and cheaply instead of queueing until everything times out.
+
+    Size max_requests by Little's law: the saturation rate (req/s, `python -m loadtest.bench_overload`) times the
+    latency you accept for admitted requests (s); past it, requests get 503 `overloaded` with Retry-After.
+    """
+    # Requests needing inference (register, enroll, verify, identify) being handled at once, uploads included;
+    # each may hold up to api.max_upload_mb of body.
+    max_requests: int = 16
+    # Decodes waiting for one of api.decode_workers threads.
+    max_decode_queue: int = 8
+    retry_after_s: int = 1
+    # A client must finish sending its body within this (a slow upload is cut off with 408).
+    body_timeout_s: float = 10.0
+    # From a complete body to the reply: decode, inference (Triton calls get what is left) and storage.
+    deadline_s: float = 10.0
+
+    def validate(self) -> None:
+        _check(1 <= self.max_requests <= 100_000, "overload.max_requests", "must be 1-100000")
+        _check(0 <= self.max_decode_queue <= 100_000, "overload.max_decode_queue", "must be 0-100000")
+        _check(1 <= self.retry_after_s <= 3600, "overload.retry_after_s", "must be 1-3600")
+        _check(0 < self.body_timeout_s <= 3600, "overload.body_timeout_s", "must be in (0, 3600]")
+        _check(0 < self.deadline_s <= 3600, "overload.deadline_s", "must be in (0, 3600]")
 
 
 @dataclass
@@ -127,13 +156,25 @@ class RedisConfig:
 class VerifyConfig:
     # The 3D-Speaker CAM++ model card's suggested cosine threshold; tune it on your own trials (`vomid score`).
     threshold: float = 0.39
+    # A client may ask for a stricter threshold, never a laxer one than this (null: the threshold itself), so a
+    # leaked verify key cannot lower the bar to 0 and learn who is enrolled.
+    min_threshold: float | None = None
     default_top_k: int = 5
     max_top_k: int = 100
+    # Decimals of every score a client sees: enough to act on, too coarse to hill-climb on.
+    score_decimals: int = 2
 
     def validate(self) -> None:
         _check(0 <= self.threshold <= 1, "verify.threshold", "must be a number in [0, 1]")
+        _check(self.min_threshold is None or 0 <= self.min_threshold <= self.threshold, "verify.min_threshold",
+               "must be a number in [0, verify.threshold] (or null)")
         _check(1 <= self.max_top_k <= 1000, "verify.max_top_k", "must be 1-1000")
         _check(1 <= self.default_top_k <= self.max_top_k, "verify.default_top_k", "must be 1..verify.max_top_k")
+        _check(0 <= self.score_decimals <= 6, "verify.score_decimals", "must be 0-6")
+
+    @property
+    def threshold_floor(self) -> float:
+        return self.threshold if self.min_threshold is None else self.min_threshold
 
 
 @dataclass
@@ -161,6 +202,7 @@ class RouterConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    overload: OverloadConfig = field(default_factory=OverloadConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     triton: BalancerConfig = field(default_factory=BalancerConfig)
@@ -186,6 +228,7 @@ class RouterConfig:
         _check(environment in ENVIRONMENTS, "environment", f"must be one of {', '.join(ENVIRONMENTS)}")
         sections = {name: _section(name, kind, raw.get(name))
                     for name, kind in (("api", ApiConfig), ("auth", AuthConfig), ("rate_limit", RateLimitConfig),
+                                       ("overload", OverloadConfig),
                                        ("redis", RedisConfig), ("verify", VerifyConfig),
                                        ("logging", LoggingConfig), ("audit", AuditConfig))}
         storage = _storage(_mapping("storage", raw.get("storage") or {}), sections["redis"])

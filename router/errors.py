@@ -52,5 +52,20 @@ class RateLimited(ApiError):
         super().__init__(f"rate limit exceeded, retry after {seconds}s", headers={"Retry-After": str(seconds)})
 
 
+class RequestTimeout(ApiError):
+    """The client did not finish sending its body in time (a slow upload holds no decode slot for long)."""
+
+    status, code = 408, "body_timeout"
+
+
+class Unavailable(ApiError):
+    """503 with Retry-After: the router refuses work it cannot do in time (overload, an expired deadline)."""
+
+    status, code = 503, "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str | None = None):
+        super().__init__(message, code=code, headers={"Retry-After": str(max(1, int(retry_after_s)))})
+
+
 class ConfigError(Exception):
     """A bad setting; the message starts with the dotted key (e.g. "api.port: must be an integer 1-65535")."""

@@ -19,6 +19,8 @@ AUDIO_FIELD = "audio"
 FRAMING_ALLOWANCE = 256 * 1024
 MAX_PARTS = 16
 CHUNK = 64 * 1024
+# Deeper JSON than this is no metadata anyone needs, and would exhaust recursion wherever it is serialised.
+MAX_JSON_DEPTH = 16
 
 
 @dataclass
@@ -79,7 +81,20 @@ class Form:
             raise BadRequest(f"'{name}' is not valid JSON", code="invalid_field") from None
         if not isinstance(value, dict):
             raise BadRequest(f"'{name}' must be a JSON object", code="invalid_field")
+        if json_depth(value) > MAX_JSON_DEPTH:
+            raise BadRequest(f"'{name}' is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_field")
         return value
+
+
+def json_depth(value) -> int:
+    """Nesting depth of parsed JSON, without recursion (so any depth json.loads accepted is measured safely)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 async def read_form(request: web.Request, max_audio_bytes: int, max_field_bytes: int) -> Form:

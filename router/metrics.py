@@ -28,6 +28,10 @@ class RouterMetrics:
         self.errors = Counter("vomid_errors_total", "error responses by code", ["code"], registry=r)
         self.decisions = Counter("vomid_verify_decisions_total", "verification outcomes", ["mode", "result"],
                                  registry=r)
+        self.shed = Counter("vomid_shed_total", "requests refused by admission control, by reason "
+                            "(requests, decode_queue, body_timeout, deadline)", ["reason"], registry=r)
+        self.in_flight = Gauge("vomid_requests_in_flight", "requests needing inference being handled now",
+                               registry=r)
         self.rate_limited = Counter("vomid_rate_limited_total", "requests refused by the rate limiter", registry=r)
         self.store_users = Gauge("vomid_store_users", "enrolled users in the voiceprint store (read at scrape)",
                                  registry=r)

@@ -15,7 +15,8 @@ from aiohttp import web
 from audio import AudioError
 from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
-from router.balancer.errors import BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance
+from router.balancer.errors import (BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance,
+                                    PoolOverloaded)
 from store.errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
 
 log = logging.getLogger(__name__)
@@ -23,20 +24,23 @@ access_log = logging.getLogger("vomid.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
-# Foreign domain errors -> (status, code); a code of None keeps the error's own `code`. Order matters only for
-# subclasses listed before their bases.
-FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None], ...] = (
-    (AudioError, 422, None),
-    (UserNotFound, 404, "user_not_found"),
-    (UserExists, 409, "user_exists"),
-    (InvalidEmbedding, 422, "invalid_embedding"),
-    (InvalidRequest, 400, "invalid_request"),
-    (StorageUnavailable, 503, "storage_unavailable"),
-    (NoHealthyInstance, 503, "inference_unavailable"),
-    (InferenceRejected, 422, "audio_rejected"),
-    (InferenceFailed, 503, "inference_failed"),
-    (BalancerError, 503, "inference_unavailable"),
+# Foreign domain errors -> (status, code, public message). A code of None keeps the error's own `code`; a message
+# of None passes the error's text on (client errors only: 5xx texts name internal addresses and stay in the log).
+# Order matters only for subclasses listed before their bases.
+FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None, str | None], ...] = (
+    (AudioError, 422, None, None),
+    (UserNotFound, 404, "user_not_found", None),
+    (UserExists, 409, "user_exists", None),
+    (InvalidEmbedding, 422, "invalid_embedding", None),
+    (InvalidRequest, 400, "invalid_request", None),
+    (StorageUnavailable, 503, "storage_unavailable", "the voiceprint store is unavailable; retry later"),
+    (NoHealthyInstance, 503, "inference_unavailable", "no inference server is available; retry later"),
+    (PoolOverloaded, 503, "overloaded", "the inference servers are at capacity; retry later"),
+    (InferenceRejected, 422, "audio_rejected", None),
+    (InferenceFailed, 503, "inference_failed", "inference failed on every server tried; retry later"),
+    (BalancerError, 503, "inference_unavailable", "inference is unavailable; retry later"),
 )
+RETRY_AFTER_S = "1"  # 503s from backends: the outage may end any moment; clients back off from there
 
 
 @web.middleware
@@ -87,9 +91,12 @@ async def error_middleware(request: web.Request, handler):
         kept = {name: exc.headers[name] for name in ("Allow", "Retry-After") if name in exc.headers}
         return _error(request, exc.status, code, exc.reason, kept)
     except Exception as exc:  # noqa: BLE001 - foreign domain errors are mapped; anything else is a bug
-        for kind, status, code in FOREIGN_ERRORS:
+        for kind, status, code, public in FOREIGN_ERRORS:
             if isinstance(exc, kind):
-                return _error(request, status, code or exc.code, str(exc), {})
+                if public is not None:
+                    log.warning("%d %s: %s", status, code, exc)
+                headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else {}
+                return _error(request, status, code or exc.code, public or str(exc), headers)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(request, 500, "internal_error", "internal error (see the server log for this request id)", {})
 
@@ -123,8 +130,6 @@ def requires(scope: str):
 
 def _error(request: web.Request, status: int, code: str, message: str, headers: dict) -> web.Response:
     request.app[state.METRICS].errors.labels(code).inc()
-    if status >= 500:
-        log.warning("%d %s: %s", status, code, message)
     return responses.reply(request, {"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 

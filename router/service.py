@@ -1,10 +1,11 @@
 """The voiceprint operations, free of HTTP: decode -> embed through the Triton pool -> store, plus the audit trail.
 
-Handlers parse requests and call these methods; tests and tools may call them directly.
+Handlers parse requests and call these methods; tests and tools may call them directly. What a caller learns is
+least privilege: a rejected 1:N names nobody, a rejected 1:1 does not name the user, identify lists only
+candidates above the threshold, and every score is rounded to `verify.score_decimals`.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict
@@ -12,6 +13,8 @@ from dataclasses import asdict
 import numpy as np
 
 import audio
+from router.admission import Admission, Deadline
+from router.config import VerifyConfig
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
 from store import Match, User, UserNotFound, VoiceprintStore
@@ -22,71 +25,83 @@ def user_view(user: User) -> dict:
 
 
 class VoiceprintService:
-    def __init__(self, pool, store: VoiceprintStore, executor: Executor, limits: audio.AudioLimits,
-                 threshold: float, metrics: RouterMetrics, audit: AuditLog):
-        self.pool, self.store, self.executor = pool, store, executor
-        self.limits, self.threshold = limits, threshold
+    def __init__(self, pool, store: VoiceprintStore, executor: Executor, admission: Admission,
+                 limits: audio.AudioLimits, verify: VerifyConfig, metrics: RouterMetrics, audit: AuditLog):
+        self.pool, self.store, self.executor, self.admission = pool, store, executor, admission
+        self.limits, self.verify_config = limits, verify
         self.metrics, self.audit = metrics, audit
 
-    async def embed(self, data: bytes) -> np.ndarray:
+    @property
+    def threshold(self) -> float:
+        return self.verify_config.threshold
+
+    def _round(self, score: float) -> float:
+        return round(float(score), self.verify_config.score_decimals)
+
+    async def embed(self, data: bytes, deadline: Deadline) -> np.ndarray:
         started = time.perf_counter()
-        waveform = await asyncio.get_running_loop().run_in_executor(self.executor, audio.decode, data, self.limits)
+        waveform = await self.admission.decode(self.executor, audio.decode, data, self.limits)
         self.metrics.decode.observe(time.perf_counter() - started)
         self.metrics.audio_seconds.observe(waveform.size / audio.TARGET_RATE)
         started = time.perf_counter()
-        embedding = await self.pool.embed(waveform)
+        embedding = await self.pool.embed(waveform, timeout_s=deadline.remaining())
         self.metrics.inference.observe(time.perf_counter() - started)
         return embedding
 
-    async def register(self, name: str, data: bytes, metadata: dict | None, actor: str | None) -> dict:
-        embedding = await self.embed(data)
+    async def register(self, name: str, data: bytes, metadata: dict | None, actor: str | None,
+                       deadline: Deadline) -> dict:
+        embedding = await self.embed(data, deadline)
+        deadline.remaining()  # nobody waits for a write past the deadline: refuse it rather than do it late
         user = await self.store.create_user(name, [embedding], metadata)
         self.audit.record("register", key_id=actor, user_id=user.user_id, result="created")
         return user_view(user)
 
-    async def enroll(self, user_id: str, data: bytes, actor: str | None) -> dict:
+    async def enroll(self, user_id: str, data: bytes, actor: str | None, deadline: Deadline) -> dict:
         await self.store.get_user(user_id)  # 404 before spending inference on an unknown user
-        embedding = await self.embed(data)
+        embedding = await self.embed(data, deadline)
+        deadline.remaining()
         user = await self.store.add_enrollment(user_id, embedding)
         self.audit.record("enroll", key_id=actor, user_id=user_id, result="added", enrollments=user.enrollments)
         return user_view(user)
 
-    async def verify(self, data: bytes, user_id: str | None, threshold: float | None, actor: str | None) -> dict:
+    async def verify(self, data: bytes, user_id: str | None, threshold: float | None, actor: str | None,
+                     deadline: Deadline) -> dict:
+        """1:1 against `user_id`, else 1:N against the best match; `threshold` was checked against the floor."""
         threshold = self.threshold if threshold is None else threshold
+        mode = "1:1" if user_id is not None else "1:N"
         if user_id is not None:
             try:
                 user = await self.store.get_user(user_id)
             except UserNotFound:
-                self.audit.record("verify", key_id=actor, user_id=user_id, result="user_not_found", mode="1:1")
+                self.audit.record("verify", key_id=actor, user_id=user_id, result="user_not_found", mode=mode,
+                                  threshold=threshold)
                 raise
-            score = await self.store.score(user_id, await self.embed(data))
-            verified = score >= threshold
-            mode = "1:1"
-            match = Match(user.user_id, user.name, score)
+            match = Match(user.user_id, user.name, await self.store.score(user_id, await self.embed(data, deadline)))
         else:
-            matches = await self.store.search(await self.embed(data), k=1)
+            matches = await self.store.search(await self.embed(data, deadline), k=1)
             match = matches[0] if matches else None
-            verified = match is not None and match.score >= threshold
-            mode = "1:N"
+        verified = match is not None and match.score >= threshold
         result = "accepted" if verified else "rejected"
         self.metrics.decisions.labels(mode, result).inc()
-        score = None if match is None else float(match.score)
-        self.audit.record("verify", key_id=actor, user_id=match.user_id if match else None, result=result,
-                          score=score, mode=mode)
-        # 1:N never names a non-matching enrolled user: only a verified match is disclosed.
-        disclose = verified or mode == "1:1"
-        return {"verified": verified, "mode": mode,
-                "user_id": match.user_id if disclose and match else None,
-                "name": match.name if disclose and match else None,
-                "confidence": None if score is None else round(score, 6), "threshold": threshold}
+        self.audit.record("verify", key_id=actor, user_id=match.user_id if match else user_id, result=result,
+                          score=None if match is None else float(match.score), mode=mode, threshold=threshold)
+        reply = {"verified": verified, "mode": mode, "user_id": None, "name": None, "confidence": None,
+                 "threshold": threshold}
+        if verified:
+            reply.update(user_id=match.user_id, name=match.name, confidence=self._round(match.score))
+        elif mode == "1:1":  # the caller named the user: say how close it came, never who it is
+            reply.update(user_id=user_id, confidence=self._round(match.score))
+        return reply
 
-    async def identify(self, data: bytes, top_k: int, actor: str | None) -> dict:
-        matches = await self.store.search(await self.embed(data), k=top_k)
-        best = matches[0] if matches else None
-        self.audit.record("identify", key_id=actor, user_id=best.user_id if best else None,
-                          result=f"{len(matches)} candidates", score=best.score if best else None)
-        return {"candidates": [{"user_id": m.user_id, "name": m.name, "score": round(float(m.score), 6),
-                                "above_threshold": m.score >= self.threshold} for m in matches],
+    async def identify(self, data: bytes, top_k: int, actor: str | None, deadline: Deadline) -> dict:
+        """The enrolled users this voice matches (score >= threshold), best first, at most `top_k`."""
+        matches = await self.store.search(await self.embed(data, deadline), k=top_k)
+        above = [m for m in matches if m.score >= self.threshold]
+        self.audit.record("identify", key_id=actor, user_id=above[0].user_id if above else None,
+                          result=f"{len(above)} candidates", score=matches[0].score if matches else None,
+                          threshold=self.threshold, mode="1:N")
+        return {"candidates": [{"user_id": m.user_id, "name": m.name, "score": self._round(m.score),
+                                "above_threshold": True} for m in above],
                 "threshold": self.threshold}
 
     async def get(self, user_id: str) -> dict:

@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from redis.asyncio import Redis
 
+from router.admission import Admission
 from router.auth import ApiKey, KeyRing
 from router.config import RouterConfig
+from router.idempotency import Idempotency
 from router.balancer.pool import TritonPool
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
@@ -25,5 +27,7 @@ EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 REDIS = web.AppKey("redis", Redis)  # absent unless something needs Redis
 LIMITER = web.AppKey("limiter", RateLimiter)  # absent when rate limiting is off
 SERVICE = web.AppKey("service", VoiceprintService)
+ADMISSION = web.AppKey("admission", Admission)
+IDEMPOTENCY = web.AppKey("idempotency", Idempotency)
 
 API_KEY = web.RequestKey("api_key", ApiKey)  # the authenticated key; None when auth is off

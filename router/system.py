@@ -8,7 +8,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from router import responses, state
+from router import auth, responses, state
+from router.errors import ApiError
 from router.middlewares import requires
 from router.openapi import openapi_spec
 from store.errors import StorageUnavailable
@@ -22,17 +23,39 @@ HEALTH_TIMEOUT_S = 2.0
 
 
 async def health(request: web.Request) -> web.Response:
+    """Readiness: "ok", "degraded" (still serving, e.g. a Triton instance or the rate-limit Redis is out) or "down"
+    (503: the store or every Triton instance is unreachable). Details need an admin key: the public answer names
+    no address, path or count.
+    """
     app = request.app
     backends: dict[str, dict] = {"store": await _store_health(app)}
-    instances = app[state.POOL].states()
-    backends["triton"] = {"ok": app[state.POOL].ready(), "instances": instances}
+    pool = app[state.POOL]
+    instances = pool.states()
+    backends["triton"] = {"ok": pool.ready(), "instances": instances,
+                          "serving": sum(1 for i in instances if i["healthy"] and not i["ejected"])}
     if (redis := app.get(state.REDIS)) is not None:
         backends["redis"] = await _redis_health(redis)
-    ready = all(b["ok"] for b in backends.values())
-    info = app[state.POOL].model_info()
-    body = {"status": "ok" if ready else "degraded", "live": True, "ready": ready,
-            "random_weights": bool(info.get("random_weights")), "model": info, "backends": backends}
+    ready = backends["store"]["ok"] and backends["triton"]["ok"]
+    complete = ready and backends["triton"]["serving"] == len(instances) and all(b["ok"] for b in backends.values())
+    info = pool.model_info()
+    body = {"status": "ok" if complete else "degraded" if ready else "down", "live": True, "ready": ready,
+            "random_weights": bool(info.get("random_weights"))}
+    if _is_admin(request):
+        body |= {"model": info, "backends": backends}
     return responses.reply(request, body, status=200 if ready else 503)
+
+
+def _is_admin(request: web.Request) -> bool:
+    keyring = request.app.get(state.KEYRING)
+    if keyring is None:
+        return True  # auth disabled by configuration: every caller is admin
+    presented = auth.presented_key(request.headers)
+    if not presented:
+        return False
+    try:
+        return keyring.authenticate(presented).allows("admin")
+    except ApiError:
+        return False
 
 
 @requires("admin")

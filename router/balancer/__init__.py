@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from router.balancer.config import BalancerConfig, InstanceConfig
 from router.balancer.errors import (BalancerConfigError, BalancerError, InferenceFailed, InferenceRejected,
-                                    NoHealthyInstance)
+                                    NoHealthyInstance, PoolOverloaded)
 from router.balancer.pool import TritonPool
 from router.balancer.strategies import STRATEGIES
 
 __all__ = ["BalancerConfig", "InstanceConfig", "BalancerConfigError", "BalancerError", "InferenceFailed",
-           "InferenceRejected", "NoHealthyInstance", "TritonPool", "STRATEGIES"]
+           "InferenceRejected", "NoHealthyInstance", "PoolOverloaded", "TritonPool", "STRATEGIES"]

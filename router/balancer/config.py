@@ -27,6 +27,12 @@ class BalancerConfig:
     retries: int = 2
     timeout_s: float = 10.0
     model_name: str = "speaker"
+    # Never eject more than this share of the instances (at least one may go), as Envoy's max_ejection_percent.
+    max_ejection_percent: int = 50
+    # When fewer than this share of the healthy instances are admitted, balance over every healthy one.
+    panic_threshold: float = 0.5
+    # An instance that answered within this many seconds is busy, not broken, when it times out or refuses.
+    busy_window_s: float = 5.0
     section: InitVar[str] = SECTION  # the config key error messages start with
 
     def __post_init__(self, section: str):
@@ -71,6 +77,12 @@ class BalancerConfig:
         _require(section, "timeout_s", _is_number(self.timeout_s) and self.timeout_s > 0, "must be a number > 0")
         _require(section, "model_name", isinstance(self.model_name, str) and bool(self.model_name),
                  "must be a non-empty string")
+        _require(section, "max_ejection_percent", _is_int(self.max_ejection_percent)
+                 and 0 <= self.max_ejection_percent <= 100, "must be an integer 0-100")
+        _require(section, "panic_threshold", _is_number(self.panic_threshold) and 0 <= self.panic_threshold <= 1,
+                 "must be a number in [0, 1]")
+        _require(section, "busy_window_s", _is_number(self.busy_window_s) and self.busy_window_s >= 0,
+                 "must be a number >= 0")
 
 
 def _parse_instances(raw: Any, key: str) -> list[InstanceConfig]:

@@ -20,3 +20,7 @@ class InferenceRejected(BalancerError):
 
 class InferenceFailed(BalancerError):
     """Every attempt failed on an instance fault (connection, timeout, server error), retries included."""
+
+
+class PoolOverloaded(BalancerError):
+    """Every attempt failed because the instances were busy (timeouts, full queues): retry later (router: 503)."""

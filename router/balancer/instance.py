@@ -1,7 +1,9 @@
 """One Triton instance as the pool sees it: its gRPC client, health, admission and request counters.
 
 Two signals decide whether an instance takes traffic: `healthy` (the active check: server and model ready) and
-`ejected_until` (passive: set after N consecutive failed calls, cleared by the first passing check once it is due).
+`ejected_until` (passive: set by the pool after N consecutive faults, cleared by the first passing check once it is
+due). A fault is a failure the instance is to blame for; a timeout or refusal from an instance that still answered
+other calls within the busy window is overload, which never counts toward ejection.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class Instance:
     requests: int = 0
     failures: int = 0
     latency_ewma_s: float | None = None
+    last_answer: float | None = None  # time.monotonic() of the last call the server answered (success or refusal)
     client: grpcaio.InferenceServerClient | None = field(default=None, repr=False)
 
     @property
@@ -72,23 +75,29 @@ class Instance:
     def end(self) -> None:
         self.in_flight -= 1
 
-    def succeeded(self, latency_s: float) -> None:
-        self.consecutive_failures = 0
+    def succeeded(self, latency_s: float, now: float | None = None) -> None:
+        self.answered(now)
         self.latency_ewma_s = (latency_s if self.latency_ewma_s is None
                                else LATENCY_ALPHA * latency_s + (1 - LATENCY_ALPHA) * self.latency_ewma_s)
 
-    def answered(self) -> None:
-        """The server answered (e.g. rejected the input): alive, so the failure streak ends."""
+    def answered(self, now: float | None = None) -> None:
+        """The server answered (a result, or a refusal of the input): alive, so the fault streak ends."""
         self.consecutive_failures = 0
+        self.last_answer = time.monotonic() if now is None else now
 
-    def failed(self, eject_after: int, readmit_after_s: float, now: float | None = None) -> bool:
-        """Counts a failure; returns True when this failure ejects the instance."""
+    def busy(self, window_s: float, now: float | None = None) -> bool:
+        """Answered within the last `window_s`: a failure now is more likely overload than a dead server."""
+        now = time.monotonic() if now is None else now
+        return self.last_answer is not None and now - self.last_answer <= window_s
+
+    def failed(self, fault: bool) -> None:
+        """Counts a failed call; only faults lengthen the streak that ejection looks at."""
         self.failures += 1
-        self.consecutive_failures += 1
-        if self.ejected or self.consecutive_failures < eject_after:
-            return False
+        if fault:
+            self.consecutive_failures += 1
+
+    def eject(self, readmit_after_s: float, now: float | None = None) -> None:
         self.ejected_until = (time.monotonic() if now is None else now) + readmit_after_s
-        return True
 
     def checked(self, passed: bool, now: float | None = None) -> bool:
         """Applies an active health check; returns True when it re-admits an ejected instance."""

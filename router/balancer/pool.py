@@ -1,9 +1,12 @@
 """Balances embedding requests over several Triton instances: pick, retry elsewhere, eject, health-check.
 
 The pool owns one asyncio gRPC client per instance. A request goes to the instance the strategy picks among the
-healthy, admitted ones; an instance fault (connection, timeout, server error) counts against that instance and
-the request is retried on another one, which is safe because inference is idempotent. A rejected input is
-answered at once: the model would refuse it anywhere.
+healthy, admitted ones and is retried on another one while its deadline allows (inference is idempotent). A
+rejected input is answered at once: the model would refuse it anywhere.
+
+Ejection cannot cause an outage: only faults count toward it (a timeout or refusal from an instance that still
+answers is overload), at most `max_ejection_percent` of the instances are out at once, and when too few healthy
+instances are admitted (`panic_threshold`) the pool balances over all healthy ones, as Envoy's panic mode does.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from tritonclient.utils import InferenceServerException
 
 from router.balancer.config import BalancerConfig
-from router.balancer.errors import InferenceFailed, InferenceRejected, NoHealthyInstance
+from router.balancer.errors import InferenceFailed, InferenceRejected, NoHealthyInstance, PoolOverloaded
 from router.balancer.instance import Instance
 from router.balancer.metrics import BalancerMetrics
 from router.balancer.model_info import ModelInfo
@@ -28,8 +31,12 @@ from router.balancer.strategies import STRATEGIES, Strategy
 log = logging.getLogger(__name__)
 
 
-class _InstanceFault(Exception):
-    """An attempt failed for a reason that is the instance's, not the input's: try another one."""
+class _AttemptFailed(Exception):
+    """An attempt failed for a reason that is not the input's (a fault, or a busy instance): try another one."""
+
+    def __init__(self, message: str, fault: bool):
+        super().__init__(message)
+        self.fault = fault
 
 
 class TritonPool:
@@ -77,28 +84,45 @@ class TritonPool:
         """
         return self._model_info.public() if self._model_info is not None else {}
 
-    async def embed(self, waveform: np.ndarray) -> np.ndarray:
-        """One 16 kHz mono float32 waveform (N,) -> its L2-normalised embedding (D,)."""
+    def candidates(self, tried: list[Instance]) -> list[Instance]:
+        admitted = [i for i in self.instances if i.available and i not in tried]
+        healthy = [i for i in self.instances if i.healthy and i not in tried]
+        if len(admitted) < self.config.panic_threshold * len(healthy):
+            return healthy  # panic: too few admitted; ejection must not starve the service
+        return admitted
+
+    async def embed(self, waveform: np.ndarray, timeout_s: float | None = None) -> np.ndarray:
+        """One 16 kHz mono float32 waveform (N,) -> its L2-normalised embedding (D,).
+
+        Each attempt gets at most `triton.timeout_s`; all of them together at most `timeout_s` (the caller's
+        deadline; by default every attempt may take its full timeout).
+        """
         if waveform.ndim != 1:
             raise ValueError(f"waveform must be 1-D, got shape {waveform.shape}")
         batch = np.ascontiguousarray(waveform, dtype=np.float32).reshape(1, -1)
+        budget = self.config.timeout_s * (self.config.retries + 1) if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
         tried: list[Instance] = []
-        faults: list[str] = []
+        failures: list[_AttemptFailed] = []
         for _ in range(self.config.retries + 1):
-            candidates = [i for i in self.instances if i.available and i not in tried]
-            if not candidates:
+            candidates = self.candidates(tried)
+            remaining = deadline - time.monotonic()
+            if not candidates or remaining <= 0:
                 break
             instance = self.strategy.pick(candidates)
             tried.append(instance)
             try:
-                return await self._infer(instance, batch)
-            except _InstanceFault as fault:
-                faults.append(f"{instance.url}: {fault}")
+                return await self._infer(instance, batch, min(self.config.timeout_s, remaining))
+            except _AttemptFailed as failure:
+                failures.append(failure)
+                log.info("inference attempt on %s failed: %s", instance.url, failure)
         if not tried:
             raise NoHealthyInstance(f"no healthy Triton instance among {len(self.instances)}")
-        raise InferenceFailed(f"inference failed on {len(tried)} instance(s): " + "; ".join(faults))
+        if not any(f.fault for f in failures):
+            raise PoolOverloaded(f"{len(tried)} instance(s) busy or out of time")
+        raise InferenceFailed(f"inference failed on {len(tried)} instance(s)")
 
-    async def _infer(self, instance: Instance, batch: np.ndarray) -> np.ndarray:
+    async def _infer(self, instance: Instance, batch: np.ndarray, timeout_s: float) -> np.ndarray:
         instance.begin()
         started = time.perf_counter()
         try:
@@ -107,7 +131,7 @@ class TritonPool:
             tensor.set_data_from_numpy(batch)
             result = await instance.client.infer(self.config.model_name, [tensor],
                                                  outputs=[grpcaio.InferRequestedOutput(info.output_name)],
-                                                 client_timeout=self.config.timeout_s)
+                                                 client_timeout=timeout_s)
         except InferenceServerException as error:
             raise self._failure(instance, error, time.perf_counter() - started) from None
         finally:
@@ -119,19 +143,31 @@ class TritonPool:
         return np.array(result.as_numpy(info.output_name)[0], dtype=np.float32)
 
     def _failure(self, instance: Instance, error: InferenceServerException, latency: float) -> Exception:
-        """Books a failed attempt and returns what to raise: a rejection for the caller, or a fault to retry."""
+        """Books a failed attempt and returns what to raise: a rejection for the caller, or a failure to retry."""
         outcome = classify(error)
         self._metrics.attempt(instance.url, outcome.value, latency)
         if outcome is Outcome.REJECTED:
             instance.answered()
             return InferenceRejected(error.message())
+        fault = not (outcome.may_be_overload and instance.busy(self.config.busy_window_s))
+        instance.failed(fault)
         self.strategy.record(instance, False, latency)
-        if instance.failed(self.config.eject_after_failures, self.config.readmit_after_s):
-            log.warning("ejecting %s for %.1fs after %d consecutive failures (last: %s)", instance.url,
-                        self.config.readmit_after_s, instance.consecutive_failures, error.message())
-            self._metrics.ejected(instance.url)
-            self._metrics.set_healthy(instance.url, False)
-        return _InstanceFault(f"{outcome.value}: {error.message()}")
+        if fault and instance.consecutive_failures >= self.config.eject_after_failures and not instance.ejected:
+            self._eject(instance, error)
+        return _AttemptFailed(f"{outcome.value}: {error.message()}", fault)
+
+    def _eject(self, instance: Instance, error: InferenceServerException) -> None:
+        ejected = sum(i.ejected for i in self.instances)
+        allowed = max(1, len(self.instances) * self.config.max_ejection_percent // 100)
+        if self.config.max_ejection_percent == 0 or ejected >= allowed:
+            log.warning("not ejecting %s: %d of %d instances are out already (max_ejection_percent %d)",
+                        instance.url, ejected, len(self.instances), self.config.max_ejection_percent)
+            return
+        instance.eject(self.config.readmit_after_s)
+        log.warning("ejecting %s for %.1fs after %d consecutive faults (last: %s)", instance.url,
+                    self.config.readmit_after_s, instance.consecutive_failures, error.message())
+        self._metrics.ejected(instance.url)
+        self._metrics.set_healthy(instance.url, False)
 
     async def _load_model_info(self, instance: Instance) -> ModelInfo:
         response = await instance.client.get_model_config(self.config.model_name,

@@ -116,7 +116,7 @@ def test_no_inference_backend_is_service_unavailable(start_router, api_keys, a_c
     url = start_router(triton={"instances": [f"127.0.0.1:{free_port()}"]})  # nothing listens there
     with VoMIDClient(url, api_key=api_keys["admin"], retry=RetryPolicy(max_attempts=2, backoff_s=0.01)) as client:
         health = client.health()
-        assert health.status == "degraded" and not health.ok and not health.backends["triton"]["ok"]
+        assert health.status == "down" and not health.ok and not health.backends["triton"]["ok"]
         with pytest.raises(ServiceUnavailable) as caught:
             client.verify_voiceprint(a_clip)
     assert caught.value.status == 503 and caught.value.code == "inference_unavailable"

@@ -21,12 +21,13 @@ from tests.shared_data import utterances
 
 
 @pytest.fixture(scope="session")
-def key_file(tmp_path_factory) -> tuple[Path, str, str]:
-    """A key file with one admin and one verify key; returns (path, admin key, verify key)."""
+def key_file(tmp_path_factory) -> tuple[Path, str, str, str]:
+    """A key file with an admin, a verify and an identify key; returns (path, admin, verify, identify key)."""
     path = tmp_path_factory.mktemp("keys") / "api_keys"
     admin, _ = append_key(path, ["admin"], "test-admin")
     verifier, _ = append_key(path, ["verify"], "test-verify")
-    return path, admin, verifier
+    identifier, _ = append_key(path, ["identify"], "test-identify")
+    return path, admin, verifier, identifier
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +38,11 @@ def admin_key(key_file) -> str:
 @pytest.fixture(scope="session")
 def verify_key(key_file) -> str:
     return key_file[2]
+
+
+@pytest.fixture(scope="session")
+def identify_key(key_file) -> str:
+    return key_file[3]
 
 
 @pytest.fixture(scope="session")

@@ -47,17 +47,20 @@ async def test_request_id_is_echoed_or_made_and_logged(client, captured):
     assert access[0]["route"] == "/health" and access[0]["status"] == 200
 
 
-async def test_audit_trail_has_who_what_result_and_never_audio(client, admin_key, verify_key, wav, captured):
+async def test_audit_trail_has_who_what_result_and_never_audio(client, admin_key, verify_key, identify_key, wav,
+                                                               captured):
     response = await client.post("/api/v1/voiceprint/register", data=form(wav, name="audited"),
                                  headers=auth(admin_key))
     user = (await response.json())["user_id"]
     await client.post("/api/v1/voiceprint/verify", data=form(wav, user_id=user), headers=auth(verify_key))
-    await client.post("/api/v1/voiceprint/identify", data=form(wav), headers=auth(verify_key))
+    await client.post("/api/v1/voiceprint/identify", data=form(wav), headers=auth(identify_key))
     await client.delete(f"/api/v1/voiceprint/{user}", headers=auth(admin_key))
     audit = [line for line in captured if line["logger"] == AUDIT_LOGGER]
     assert [a["action"] for a in audit] == ["register", "verify", "identify", "delete"]
     assert audit[0]["key_id"] == "test-admin" and audit[1]["key_id"] == "test-verify"
     assert audit[1]["user_id"] == user and audit[1]["result"] == "accepted" and audit[1]["score"] > 0.99
+    assert audit[1]["mode"] == "1:1" and audit[1]["threshold"] == 0.39  # every decision records its rule
+    assert audit[2]["key_id"] == "test-identify" and audit[2]["threshold"] == 0.39
     assert all(a.get("request_id") for a in audit)
     text = json.dumps(audit)
     assert "audio" not in text and "embedding" not in text
@@ -99,14 +102,18 @@ async def test_errors_carry_the_random_weights_warning(client):
 async def test_triton_down_is_503_and_health_says_not_ready(make_client, router_settings, admin_key, wav):
     settings = router_settings(triton={"instances": ["127.0.0.1:9"], "health_interval_s": 0.5, "timeout_s": 1.0})
     client = await make_client(settings)
-    response = await client.get("/health")
+    response = await client.get("/health", headers=auth(admin_key))
     body = await response.json()
     assert response.status == 503 and body["ready"] is False and body["backends"]["triton"]["ok"] is False
-    assert body["backends"]["store"]["ok"] is True
+    assert body["status"] == "down" and body["backends"]["store"]["ok"] is True
     assert (await client.get("/health/ready")).status == 503 and (await client.get("/health/live")).status == 200
     response = await client.post("/api/v1/voiceprint/verify", data=form(wav), headers=auth(admin_key))
     body = await response.json()
     assert response.status == 503 and body["error"]["code"] in ("inference_unavailable", "inference_failed")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "127.0.0.1" not in json.dumps(body)  # error bodies name no internal address
+    # Routes that need no inference keep answering.
+    assert (await client.get("/api/v1/voiceprints", headers=auth(admin_key))).status == 200
 
 
 async def test_store_users_gauge_follows_the_store(client, admin_key, wav):

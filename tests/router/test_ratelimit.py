@@ -34,7 +34,7 @@ async def test_two_routers_share_one_redis_limit(make_client, router_settings, a
     assert await statuses(first, admin_key, 2) == [404, 404]
     assert await statuses(second, admin_key, 2) == [404, 429]
     assert await statuses(first, admin_key, 1) == [429]
-    health = await (await first.get("/health")).json()
+    health = await (await first.get("/health", headers={"X-API-Key": admin_key})).json()
     assert health["backends"]["redis"]["ok"] is True
 
 

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 from prometheus_client import CollectorRegistry
+from tritonclient.utils import InferenceServerException
 
 from vomid.tritonserver import free_port
-from router.balancer import InferenceFailed, InferenceRejected, NoHealthyInstance, TritonPool
+from router.balancer import InferenceFailed, InferenceRejected, NoHealthyInstance, PoolOverloaded, TritonPool
 from tests.conftest import EMBEDDING_DIM
 from tests.router.balancer.conftest import pool_config, requests_by_url, waveform
 from tools.export.repository import ENSEMBLE_MODEL
@@ -97,3 +98,39 @@ async def test_inference_failed_when_every_attempt_fails():
             instance.healthy = True
         with pytest.raises(InferenceFailed, match="2 instance"):
             await pool.embed(waveform())
+
+
+def test_never_ejects_more_than_the_cap_and_panics_when_too_few_are_admitted():
+    pool = TritonPool(pool_config(_dead_urls(4), max_ejection_percent=50, panic_threshold=0.5))
+    for instance in pool.instances:
+        instance.healthy = True
+    error = InferenceServerException(msg="connection refused", status="StatusCode.UNAVAILABLE")
+    for instance in pool.instances:
+        for _ in range(pool.config.eject_after_failures):
+            pool._failure(instance, error, 0.01)
+    assert sum(i.ejected for i in pool.instances) == 2  # 50 % of 4: the other two keep serving
+    assert len(pool.candidates([])) == 2
+    pool.instances[2].healthy = False  # a third fails its health check: 1 admitted of 2 healthy
+    pool.config.panic_threshold = 0.75
+    assert {i.url for i in pool.candidates([])} == {pool.instances[i].url for i in (0, 1, 3)} - \
+        {i.url for i in pool.instances if not i.healthy}  # panic: every healthy instance, ejected or not
+
+
+async def test_a_busy_instance_that_times_out_is_not_ejected(running):
+    """The slow server (200 ms batching delay) misses a 150 ms timeout but still answers: overload, not a fault."""
+    slow, fast = running.url(running.SLOW), running.url(running.FAST[0])
+    config = pool_config([slow, fast], strategy="round_robin", timeout_s=0.15, retries=1, eject_after_failures=1,
+                         health_interval_s=60.0, busy_window_s=60.0)
+    async with TritonPool(config) as pool:
+        for instance in pool.instances:
+            instance.answered()  # both served requests a moment ago
+        landed = 0
+        for seed in range(6):
+            try:
+                await pool.embed(waveform(seed=seed), timeout_s=10.0)
+                landed += 1
+            except PoolOverloaded:  # a loaded test machine may slow the fast one past 150 ms too
+                pass
+        slow_instance = pool.instances[0]
+        assert landed >= 1 and slow_instance.failures >= 1
+        assert not any(i.ejected for i in pool.instances) and slow_instance.consecutive_failures == 0
