@@ -6,6 +6,7 @@ written once.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote
@@ -15,6 +16,8 @@ from client.errors import ResponseError
 from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
 
 PREFIX = "/api/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,16 @@ class Call:
     fields: dict[str, str] = field(default_factory=dict)  # multipart text fields
     upload: Upload | None = None  # sent as the multipart part "audio"
     answers: frozenset[int] = frozenset()  # error statuses whose body is a result, not an error
+    headers: dict[str, str] = field(default_factory=dict)
+    read_only: bool = False  # a POST that changes nothing (verify, identify)
 
     def accepts(self, status: int) -> bool:
         return 200 <= status < 300 or status in self.answers
+
+    @property
+    def repeatable(self) -> bool:
+        """Safe to send again after no answer: it changes nothing, or the server deduplicates it by its key."""
+        return self.method in IDEMPOTENT_METHODS or self.read_only or IDEMPOTENCY_HEADER in self.headers
 
     @property
     def multipart(self) -> bool:
@@ -37,21 +47,24 @@ class Call:
 
 def register(name: str, upload: Upload, metadata: dict[str, Any] | None) -> Call:
     fields = {"name": name, "metadata": json.dumps(metadata or {})}
-    return Call("POST", f"{PREFIX}/voiceprint/register", _user_id, fields=fields, upload=upload)
+    return Call("POST", f"{PREFIX}/voiceprint/register", _user_id, fields=fields, upload=upload,
+                headers=_fresh_idempotency_key())
 
 
 def verify(upload: Upload, threshold: float | None, user_id: str | None) -> Call:
     fields = _present(threshold=threshold, user_id=user_id)
-    return Call("POST", f"{PREFIX}/voiceprint/verify", VerifyResult.from_json, fields=fields, upload=upload)
+    return Call("POST", f"{PREFIX}/voiceprint/verify", VerifyResult.from_json, fields=fields, upload=upload,
+                read_only=True)
 
 
 def identify(upload: Upload, top_k: int | None) -> Call:
     return Call("POST", f"{PREFIX}/voiceprint/identify", IdentifyResult.from_json, fields=_present(top_k=top_k),
-                upload=upload)
+                upload=upload, read_only=True)
 
 
 def enroll(user_id: str, upload: Upload) -> Call:
-    return Call("POST", f"{PREFIX}/voiceprint/{_segment(user_id)}/enroll", _json, upload=upload)
+    return Call("POST", f"{PREFIX}/voiceprint/{_segment(user_id)}/enroll", _json, upload=upload,
+                headers=_fresh_idempotency_key())
 
 
 def get(user_id: str) -> Call:
@@ -74,6 +87,11 @@ def stats() -> Call:
 def health() -> Call:
     # 503 is the documented "degraded" answer of a health check: a result to show, not a failure to retry.
     return Call("GET", "/health", Health.from_json, answers=frozenset({503}))
+
+
+def _fresh_idempotency_key() -> dict[str, str]:
+    """One key per call, kept across its retries: a retried write returns the first result, never a second one."""
+    return {IDEMPOTENCY_HEADER: uuid.uuid4().hex}
 
 
 def _user_id(body: Any) -> str:

@@ -13,6 +13,7 @@ import aiohttp
 
 from client import api
 from client.audio import AudioInput, to_upload
+from client.env import api_key_from_env
 from client.errors import ResponseError, TransportError, VoMIDError, error_from_response
 from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
 from client.retry import RetryPolicy
@@ -22,13 +23,17 @@ log = logging.getLogger(__name__)
 
 
 class AsyncVoMIDClient:
-    """Use as `async with AsyncVoMIDClient(url) as client:`, or call `await client.close()` when done."""
+    """Use as `async with AsyncVoMIDClient(url) as client:`, or call `await client.close()` when done.
+
+    `api_key` defaults to $VOMID_API_KEY, like `VoMIDClient`.
+    """
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
                  retry: RetryPolicy | None = None, max_connections: int = 100):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        api_key = api_key_from_env() if api_key is None else api_key
         self._headers = {"Accept": "application/json", **({"X-API-Key": api_key} if api_key else {})}
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -90,7 +95,7 @@ class AsyncVoMIDClient:
             attempt += 1
             try:
                 async with session.request(call.method, self.base_url + call.path, params=call.params or None,
-                                           data=_form(call)) as response:
+                                           headers=call.headers, data=_form(call)) as response:
                     body = await response.read()
                     if call.accepts(response.status):
                         return call.parse(_json_body(response, body))
@@ -99,7 +104,7 @@ class AsyncVoMIDClient:
                             if self.retry.retries_status(response.status) else None)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = TransportError(f"{call.method} {call.path}: {str(exc) or type(exc).__name__}")
-                wait = self.retry.delay(attempt, None) if self.retry.retries_transport(call.method) else None
+                wait = self.retry.delay(attempt, None) if call.repeatable else None
             if wait is None:
                 raise error
             log.info("%s %s: %s; retrying in %.2fs (attempt %d)", call.method, call.path, error, wait, attempt + 1)

@@ -9,13 +9,13 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
 from client.async_client import AsyncVoMIDClient
 from client.commands import delegate, enroll, query
 from client.commands import score as scoring
+from client.env import api_key_from_env, url_from_env
 from client.errors import VoMIDError
 from client.scoring.errors import ScoringError
 from client.sync_client import DEFAULT_TIMEOUT_S, VoMIDClient
@@ -32,9 +32,9 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
     def default(value):
         return value if top else argparse.SUPPRESS
 
-    parser.add_argument("--url", default=default(os.environ.get("VOMID_URL", "http://localhost:8080")),
+    parser.add_argument("--url", default=default(url_from_env()),
                         help="router URL (default: $VOMID_URL or http://localhost:8080)")
-    parser.add_argument("--api-key", default=default(os.environ.get("VOMID_API_KEY")),
+    parser.add_argument("--api-key", default=default(api_key_from_env()),
                         help="API key (default: $VOMID_API_KEY)")
     parser.add_argument("--timeout", type=float, default=default(DEFAULT_TIMEOUT_S), help="seconds per request")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False),

@@ -1,7 +1,9 @@
 """When to retry a call and how long to wait: exponential backoff with jitter, honouring Retry-After, bounded.
 
-429 and 503 answers mean the server did not act on the request, so every call may be retried on them. A request
-that got no answer at all may have been acted on, so only idempotent methods (GET, DELETE) retry on those.
+429 and 503 answers are retried. A request that got no answer at all may have been acted on, so it is retried only
+when sending it again is harmless: GET/DELETE, read-only POSTs (verify, identify), and writes carrying an
+Idempotency-Key (register, enroll: the SDK sends a fresh key per call, and the router answers a retry with the
+first result).
 """
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import random
 from dataclasses import dataclass
 
 RETRY_STATUSES = frozenset({429, 503})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,6 @@ class RetryPolicy:
 
     def retries_status(self, status: int) -> bool:
         return status in RETRY_STATUSES
-
-    def retries_transport(self, method: str) -> bool:
-        return method.upper() in IDEMPOTENT_METHODS
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)

@@ -9,6 +9,7 @@ import requests
 
 from client import api
 from client.audio import AudioInput, to_upload
+from client.env import api_key_from_env
 from client.errors import ResponseError, TransportError, VoMIDError, error_from_response
 from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
 from client.retry import RetryPolicy
@@ -20,7 +21,10 @@ CONNECT_TIMEOUT_S = 5.0
 
 
 class VoMIDClient:
-    """Calls the router at `base_url`. Usable as a context manager; otherwise call `close()` when done."""
+    """Calls the router at `base_url`. Usable as a context manager; otherwise call `close()` when done.
+
+    `api_key` defaults to $VOMID_API_KEY (as the CLI does), so the quick-start example needs no key in code.
+    """
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
                  retry: RetryPolicy | None = None, session: requests.Session | None = None):
@@ -29,6 +33,7 @@ class VoMIDClient:
         self.retry = retry or RetryPolicy()
         self._session = session or requests.Session()
         self._session.headers["Accept"] = "application/json"
+        api_key = api_key_from_env() if api_key is None else api_key
         if api_key:
             self._session.headers["X-API-Key"] = api_key
 
@@ -81,12 +86,12 @@ class VoMIDClient:
             attempt += 1
             try:
                 response = self._session.request(
-                    call.method, self.base_url + call.path, params=call.params or None,
+                    call.method, self.base_url + call.path, params=call.params or None, headers=call.headers,
                     data=call.fields or None, files=self._files(call),
                     timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout))
             except requests.RequestException as exc:
                 error: VoMIDError = TransportError(f"{call.method} {call.path}: {exc}")
-                wait = self.retry.delay(attempt, None) if self.retry.retries_transport(call.method) else None
+                wait = self.retry.delay(attempt, None) if call.repeatable else None
             else:
                 if call.accepts(response.status_code):
                     return call.parse(_json_body(response))

@@ -9,6 +9,8 @@ import pytest
 
 from client.errors import (AudioRejected, AuthenticationError, NotFound, PermissionDenied, RateLimited, ServerError,
                            ServiceUnavailable, ValidationError, error_from_response, parse_retry_after)
+from client import api
+from client.audio import Upload
 from client.retry import RetryPolicy
 
 
@@ -47,4 +49,14 @@ def test_retry_policy_is_bounded():
     assert policy.delay(3, None) is None  # attempts exhausted
     assert policy.delay(1, 4.0) == 4.0  # the server's advice wins
     assert policy.delay(1, 60.0) is None  # but not beyond the bound
-    assert policy.retries_transport("GET") and not policy.retries_transport("POST")
+
+
+def test_which_calls_are_resent_after_no_answer():
+    """A write may have happened when no answer came: resent only when the server can tell it is a repeat."""
+    upload = Upload("a.wav", b"RIFF", "audio/wav")
+    register, enroll = api.register("ada", upload, None), api.enroll("u1", upload)
+    assert register.repeatable and enroll.repeatable  # both carry a fresh Idempotency-Key
+    assert register.headers[api.IDEMPOTENCY_HEADER] != api.register("ada", upload, None).headers[
+        api.IDEMPOTENCY_HEADER]  # one key per call, not per process
+    assert api.verify(upload, None, None).repeatable and api.get("u1").repeatable and api.delete("u1").repeatable
+    assert not api.Call("POST", "/x", lambda body: body).repeatable  # a plain POST is not resent

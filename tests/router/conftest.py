@@ -1,10 +1,6 @@
 """Router fixtures: real apps from the factory (memory store, the shared real Triton), API keys, real speech."""
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -119,31 +115,3 @@ def form(audio: bytes | None = None, filename: str = "clip.wav", **fields) -> Fo
 
 def auth(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
-
-
-@pytest.fixture(scope="session")
-def redis_url():
-    """A private redis-server on a free port (no persistence), for shared rate limits and redis storage."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # poll readiness
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
