@@ -121,3 +121,18 @@ def test_backup_and_restore_delegate_to_the_store(tmp_path, capsys):
 def test_up_is_handed_to_the_server_install(capfd):
     assert main(["up", "--help"]) == 0  # vomid.__main__ answers, with the export options
     assert "--random-weights" in capfd.readouterr().out
+
+
+def test_verify_exits_1_when_rejected(router_url, api_keys, clips, capsys):
+    (speaker_a, (a1, _)), (_, (b1, _)) = list(clips.items())[:2]
+    base = ["--url", router_url, "--api-key", api_keys["admin"]]
+    with VoMIDClient(router_url, api_key=api_keys["admin"]) as client:
+        user_id = client.register_voiceprint(f"cli-{speaker_a}", a1)
+    try:
+        capsys.readouterr()
+        assert main([*base, "verify", str(b1), "--user-id", user_id, "--threshold", "0.999"]) == 1
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["verified"] is False and printed["name"] is None
+        assert main([*base, "verify", str(a1), "--user-id", user_id, "--threshold", "0.9"]) == 0  # the same clip
+    finally:
+        _cleanup(router_url, api_keys["admin"], [user_id])
