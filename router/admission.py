@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
+from router.concurrency import AdaptiveLimit
 from router.config import OverloadConfig
 from router.errors import RequestTimeout, Unavailable
 from router.metrics import RouterMetrics
@@ -42,6 +43,9 @@ class Admission:
         self.config = config
         self.metrics = metrics
         self.in_flight = 0
+        self.limit = AdaptiveLimit(initial=config.min_requests * 2, minimum=config.min_requests,
+                                   maximum=config.max_requests, tolerance=config.latency_tolerance) \
+            if config.adaptive else None
         self._decode_slots = decode_workers + config.max_decode_queue
         self._decodes = 0  # running or waiting for a decode thread
 
@@ -49,10 +53,20 @@ class Admission:
         self.metrics.shed.labels(reason).inc()
         return Unavailable(message, retry_after_s=self.config.retry_after_s)
 
+    @property
+    def max_in_flight(self) -> int:
+        return self.config.max_requests if self.limit is None else self.limit.current
+
+    def observe(self, latency_s: float, audio_s: float) -> None:
+        """How long a request's work took (decode and inference, queueing included): feeds the adaptive limit."""
+        if self.limit is not None:
+            self.limit.observe(latency_s, audio_s, self.in_flight)
+            self.metrics.concurrency_limit.set(self.limit.current)
+
     @contextlib.contextmanager
     def admit(self):
         """One request slot, taken before the body is read; refused at once when all are taken."""
-        if self.in_flight >= self.config.max_requests:
+        if self.in_flight >= self.max_in_flight:
             raise self._refuse("requests", "the service is at capacity; retry after the delay in Retry-After")
         self.in_flight += 1
         self.metrics.in_flight.inc()

@@ -86,12 +86,18 @@ class ApiConfig:
 class OverloadConfig:
     """Admission control: refuse early and cheaply instead of queueing until everything times out.
 
-    Size max_requests by Little's law: the saturation rate (req/s, `python -m loadtest.bench_overload`) times the
-    latency you accept for admitted requests (s); past it, requests get 503 `overloaded` with Retry-After.
+    Past the limit, requests get 503 `overloaded` with Retry-After at once. With `adaptive: false`, size
+    max_requests by Little's law: the saturation rate (req/s, `python -m loadtest.bench_overload`) times the latency
+    you accept for admitted requests (s).
     """
     # Requests needing inference (register, enroll, verify, identify) being handled at once, uploads included;
-    # each may hold up to api.max_upload_mb of body.
-    max_requests: int = 16
+    # each may hold up to api.max_upload_mb of body. A hard cap: the adaptive limit moves below it.
+    max_requests: int = 64
+    # Learn the limit from latency (router.concurrency): admitted requests wait at most about `latency_tolerance`
+    # times what a request costs with no queue. Off: max_requests is the limit.
+    adaptive: bool = True
+    latency_tolerance: float = 2.5
+    min_requests: int = 2
     # Decodes waiting for one of api.decode_workers threads.
     max_decode_queue: int = 8
     retry_after_s: int = 1
@@ -102,6 +108,8 @@ class OverloadConfig:
 
     def validate(self) -> None:
         _check(1 <= self.max_requests <= 100_000, "overload.max_requests", "must be 1-100000")
+        _check(1 <= self.min_requests <= self.max_requests, "overload.min_requests", "must be 1..max_requests")
+        _check(1.0 < self.latency_tolerance <= 100, "overload.latency_tolerance", "must be in (1, 100]")
         _check(0 <= self.max_decode_queue <= 100_000, "overload.max_decode_queue", "must be 0-100000")
         _check(1 <= self.retry_after_s <= 3600, "overload.retry_after_s", "must be 1-3600")
         _check(0 < self.body_timeout_s <= 3600, "overload.body_timeout_s", "must be in (0, 3600]")

@@ -32,6 +32,8 @@ class RouterMetrics:
                             "(requests, decode_queue, body_timeout, deadline)", ["reason"], registry=r)
         self.in_flight = Gauge("vomid_requests_in_flight", "requests needing inference being handled now",
                                registry=r)
+        self.concurrency_limit = Gauge("vomid_concurrency_limit", "requests needing inference admitted at once "
+                                       "(the adaptive limit)", registry=r)
         self.rate_limited = Counter("vomid_rate_limited_total", "requests refused by the rate limiter", registry=r)
         self.store_users = Gauge("vomid_store_users", "enrolled users in the voiceprint store (read at scrape)",
                                  registry=r)

@@ -39,13 +39,16 @@ class VoiceprintService:
         return round(float(score), self.verify_config.score_decimals)
 
     async def embed(self, data: bytes, deadline: Deadline) -> np.ndarray:
-        started = time.perf_counter()
+        began = started = time.perf_counter()
         waveform = await self.admission.decode(self.executor, audio.decode, data, self.limits)
         self.metrics.decode.observe(time.perf_counter() - started)
-        self.metrics.audio_seconds.observe(waveform.size / audio.TARGET_RATE)
+        seconds = waveform.size / audio.TARGET_RATE
+        self.metrics.audio_seconds.observe(seconds)
         started = time.perf_counter()
         embedding = await self.pool.embed(waveform, timeout_s=deadline.remaining())
-        self.metrics.inference.observe(time.perf_counter() - started)
+        finished = time.perf_counter()
+        self.metrics.inference.observe(finished - started)
+        self.admission.observe(finished - began, seconds)
         return embedding
 
     async def register(self, name: str, data: bytes, metadata: dict | None, actor: str | None,
