@@ -131,7 +131,8 @@ class TritonPool:
             tensor.set_data_from_numpy(batch)
             result = await instance.client.infer(self.config.model_name, [tensor],
                                                  outputs=[grpcaio.InferRequestedOutput(info.output_name)],
-                                                 client_timeout=timeout_s)
+                                                 client_timeout=timeout_s,
+                                                 timeout=int(timeout_s * 1_000_000))  # Triton's queue policy
         except InferenceServerException as error:
             raise self._failure(instance, error, time.perf_counter() - started) from None
         finally:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.audio.files import encode
+from tests.audio.files import encode, resample
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -38,14 +39,31 @@ def multipart(parts: list[tuple[str, bytes, str | None]], boundary: str = BOUNDA
     return out.getvalue()
 
 
-def mp_case(label, path, parts, **kwargs) -> Case:
-    return Case(label, path, multipart(parts), {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
-                **kwargs)
+def mp_case(label, path, parts, headers_extra: dict | None = None, **kwargs) -> Case:
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", **(headers_extra or {})}
+    return Case(label, path, multipart(parts), headers, **kwargs)
 
 
 def wav(samples: np.ndarray, subtype: str = "PCM_16") -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, 16000, format="WAV", subtype=subtype)
+    return buffer.getvalue()
+
+
+def surround_m4a(clip: np.ndarray) -> bytes:
+    """Real speech in every channel of a 7.1 AAC file (valid: accepted, and must not crash the decoder)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=48000, layout="7.1")
+        audio = np.repeat(resample(clip[: 3 * 16000], 48000)[:, None], 8, axis=1)
+        for n in range(audio.shape[0] // 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[n * 1024:(n + 1) * 1024]).reshape(1, -1),
+                                               format="flt", layout="7.1")
+            frame.sample_rate, frame.pts = 48000, n * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
     return buffer.getvalue()
 
 
@@ -98,15 +116,22 @@ def corpus(clip: np.ndarray, good: bytes) -> list[Case]:
                  {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}, chunked=True),
         ]
     register = ENDPOINTS[0]
+    for label, key in (("empty", ""), ("long", "k" * 300), ("space", "a b"), ("non-ascii", "clé")):
+        cases.append(mp_case(f"register/idempotency-key-{label}", register, [("name", b"x", None),
+                                                                           ("audio", good, "a.wav")],
+                             headers_extra={"Idempotency-Key": key}))
     for label, name in (("missing", None), ("empty", b""), ("blank", b"   "), ("long", b"n" * 500),
                         ("control", b"bad\x01name"), ("not-utf8", b"\xff\xfe\xfd")):
         parts = [("audio", good, "a.wav")] + ([("name", name, None)] if name is not None else [])
         cases.append(mp_case(f"register/name-{label}", register, parts))
+    nested = b'{"a": ' * 900 + b"1" + b"}" * 900  # valid JSON, too deep to be metadata
     for label, meta in (("text", b"not json"), ("array", b"[1, 2]"), ("number", b"42"), ("string", b'"s"'),
-                        ("truncated", b'{"a": '), ("deep", b"[" * 50_000), ("null", b"null"), ("true", b"true")):
+                        ("truncated", b'{"a": '), ("deep", b"[" * 50_000), ("null", b"null"), ("true", b"true"),
+                        ("nested-900", nested), ("nested-17", b'{"a": ' * 17 + b"1" + b"}" * 17)):
         cases.append(mp_case(f"register/metadata-{label}", register,
                              [("name", b"x", None), ("metadata", meta, None), ("audio", good, "a.wav")]))
-    for value in (b"-0.1", b"1.5", b"abc", b"nan", b"inf", b"-inf", b"1e309", b"0x1", b"1,5", b"  ", b"9" * 40):
+    for value in (b"-0.1", b"1.5", b"abc", b"nan", b"inf", b"-inf", b"1e309", b"0x1", b"1,5", b"  ", b"9" * 40,
+                  b"0", b"0.1"):  # the last two: below the server's threshold floor
         if value.strip():
             cases.append(mp_case(f"verify/threshold-{value[:8]!r}", ENDPOINTS[1],
                                  [("threshold", value, None), ("audio", good, "a.wav")]))
@@ -159,3 +184,13 @@ async def test_malformed_corpus_gets_4xx_json(client, admin_key, a_clip):
     assert not failures, f"{len(failures)}/{len(cases)} malformed requests mishandled:\n" + "\n".join(failures)
     response = await client.get("/health")
     assert response.status == 200 and (await response.json())["ready"] is True
+
+
+async def test_surround_aac_is_decoded_not_a_crash(client, verify_key, a_clip):
+    """8 planar channels crashed PyAV 18's to_ndarray (a segfault: the whole router would die)."""
+    from tests.router.conftest import form
+
+    response = await client.post("/api/v1/voiceprint/verify", data=form(surround_m4a(a_clip), "a.m4a"),
+                                 headers={"X-API-Key": verify_key})
+    body = await response.json()
+    assert response.status == 200 and body["mode"] == "1:N", body

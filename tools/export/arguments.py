@@ -38,6 +38,8 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
     repo.add_argument("--fp16", action="store_true", help="TensorRT: build an FP16 engine")
     repo.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
     repo.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
+    repo.add_argument("--max-queue-size", type=int, default=defaults.max_queue_size,
+                      help="requests a model queues before Triton refuses more")
     repo.add_argument("--feature-instances", type=int, default=defaults.feature_instances)
     repo.add_argument("--embedding-instances", type=int, default=defaults.embedding_instances)
     repo.add_argument("--intra-op-threads", type=int, default=defaults.intra_op_threads,
@@ -57,6 +59,7 @@ def request_from_args(args: argparse.Namespace):
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
         repository=RepositoryOptions(
             target=args.target, max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
+            max_queue_size=args.max_queue_size,
             feature_instances=args.feature_instances, embedding_instances=args.embedding_instances,
             intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads,
             max_batch_frames=args.max_batch_frames,

@@ -30,6 +30,9 @@ class RepositoryOptions:
     target: str = "cpu"
     max_batch_size: int = 64
     max_queue_delay_us: int = 2000
+    # Requests a model queues before Triton refuses more (UNAVAILABLE "Exceeds maximum queue size"): a bound on
+    # the work routers sharing this server can pile up; each router bounds its own share by admission control.
+    max_queue_size: int = 256
     feature_instances: int = 2
     embedding_instances: int = 1
     intra_op_threads: int = 0
@@ -46,6 +49,8 @@ class RepositoryOptions:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_queue_delay_us < 0:
             raise ValueError("max_queue_delay_us must be >= 0")
+        if self.max_queue_size < 1:
+            raise ValueError("max_queue_size must be >= 1")
 
 
 @dataclass
@@ -91,7 +96,7 @@ max_batch_size: {options.max_batch_size}
 # Waveforms of different lengths are batched together; the model handles each request's length itself.
 input [ {{ name: "waveform" data_type: TYPE_FP32 dims: [ -1 ] allow_ragged_batch: true }} ]
 output [ {{ name: "fbank" data_type: TYPE_FP32 dims: [ -1, 80 ] }} ]
-dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} }}
+dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {_queue_policy(options)} }}
 instance_group [ {{ kind: KIND_CPU count: {options.feature_instances} }} ]
 {_parameters(params)}
 """
@@ -166,7 +171,14 @@ ensemble_scheduling {{
 def _dynamic_batching(options: RepositoryOptions) -> str:
     preferred = [b for b in options.preferred_batch_sizes if b <= options.max_batch_size]
     preferred_line = f"preferred_batch_size: [ {', '.join(map(str, preferred))} ] " if preferred else ""
-    return f"dynamic_batching {{ {preferred_line}max_queue_delay_microseconds: {options.max_queue_delay_us} }}"
+    return (f"dynamic_batching {{ {preferred_line}max_queue_delay_microseconds: {options.max_queue_delay_us} "
+            f"{_queue_policy(options)} }}")
+
+
+def _queue_policy(options: RepositoryOptions) -> str:
+    # A request whose timeout (the router's deadline) passed while it queued is rejected, not computed.
+    return (f"default_queue_policy {{ timeout_action: REJECT allow_timeout_override: true "
+            f"max_queue_size: {options.max_queue_size} }}")
 
 
 def _parameters(params: dict[str, str]) -> str:
