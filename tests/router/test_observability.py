@@ -1,6 +1,7 @@
 """Request ids, JSON logs, the audit trail, bounded metric labels, clean 413s and 503s when a backend is down."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -128,3 +129,17 @@ async def test_store_users_gauge_follows_the_store(client, admin_key, wav):
     assert await users_gauge() == before + 1
     assert (await client.delete(f"/api/v1/voiceprint/{user_id}", headers=auth(admin_key))).status in (200, 204)
     assert await users_gauge() == before
+
+
+async def test_a_declared_oversize_is_refused_before_any_body_is_sent(client, admin_key):
+    """Only the headers go out: the 413 must come from Content-Length alone, not after reading 20 MB."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(f"POST /api/v1/voiceprint/verify HTTP/1.1\r\nHost: x\r\nX-API-Key: {admin_key}\r\n"
+                     f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {20 * 1024 * 1024}\r\n\r\n"
+                     .encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413"), status_line
