@@ -59,6 +59,18 @@ def _sentinel(state: ClusterState, name: str) -> tuple[bool, str]:
     return True, f"master {host}:{port}, {len(sentinels) + 1} sentinels"
 
 
+def sentinel_master(state: ClusterState, sentinel: str) -> str | None:
+    """host:port of the master one Sentinel names now; None when it cannot be asked or knows none."""
+    client = redis_client(state, sentinel)
+    try:
+        master = client.execute_command("SENTINEL", "get-master-addr-by-name", "vomid")
+    except (OSError, redis.RedisError):
+        return None
+    finally:
+        client.close()
+    return ":".join(m.decode() if isinstance(m, bytes) else str(m) for m in master) if master else None
+
+
 def _nginx(state: ClusterState, name: str) -> tuple[bool, str]:
     status, _ = http_get(f"https://{state.address(name, 'https')}/health/live",
                          cafile=state.spec.directory / "secrets" / "tls_cert")

@@ -159,14 +159,18 @@ class LocalCluster:
 
     def redis_master(self) -> str:
         """The Redis node the Sentinels currently name as master."""
+        master = self.redis_master_or_none()
+        if master is None:
+            raise ClusterError("no Sentinel names a master")
+        return master
+
+    def redis_master_or_none(self) -> str | None:
+        by_address = {self.state.address(n, "redis"): n for n in self.state.names("redis")}
         for sentinel in self.state.names("sentinel"):
-            ok, detail = health.probe(self.state, sentinel)
-            if ok:
-                address = detail.split()[1].rstrip(",")
-                for name in self.state.names("redis"):
-                    if self.state.address(name, "redis") == address:
-                        return name
-        raise ClusterError("no Sentinel names a master")
+            address = health.sentinel_master(self.state, sentinel)
+            if address in by_address:
+                return by_address[address]
+        return None
 
     def wait_healthy(self, names: list[str], timeout: float | None = None) -> None:
         pending = list(names)
