@@ -234,7 +234,8 @@ class LocalCluster:
                     str(self.state.spec.model_repository), "--name", name, "--http-port", str(ports["http"]),
                     "--grpc-port", str(ports["grpc"]), "--metrics-port", str(ports["metrics"])], python_env
         if kind == "router":
-            env = {**python_env, "VOIMID_REDIS_PASSWORD": secrets.redis_password(self.secrets_dir),
+            password = secrets.redis_password(self.secrets_dir)
+            env = {**python_env, "VOIMID_REDIS_PASSWORD": password, "VOIMID_REDIS_SENTINEL_PASSWORD": password,
                    **self.state.spec.router_env}
             return [sys.executable, "-m", "router", "--config", str(directory / "config" / f"{name}.yaml")], env
         if kind == "nginx":

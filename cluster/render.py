@@ -46,7 +46,7 @@ def router_config(state: ClusterState, router: str) -> str:
     mapping = address_map(state)
     raw["api"]["host"], raw["api"]["port"] = state.host(router), state.ports[router]["api"]
     redis = raw.get("redis", {})
-    if "host" in redis:
+    if "host" in redis and not redis.get("sentinels"):
         local = mapping.get(f"{redis['host']}:{redis.get('port', 6379)}")
         if local is None:
             raise RenderError(f"{ROUTER_CONFIG}: redis {redis['host']}:{redis.get('port')} is no compose service")

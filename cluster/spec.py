@@ -1,7 +1,7 @@
 """What a local cluster is made of (ClusterSpec) and what it has become (ClusterState: ports, pids), kept as JSON.
 
 Service names follow compose: `voimid-1..N` are the replicas of the scaled `voimid` router service, `triton-0..M-1`
-the Triton instances, `redis-0` (initial master), `redis-1`, `sentinel-0..2`, `nginx`, `prometheus`.
+the Triton instances, `redis-0` (initial master), `redis-1`, `redis-2`, `sentinel-0..2`, `nginx`, `prometheus`.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STATE_FILE = "cluster.json"
-REDIS_NODES = 2
+REDIS_NODES = 3  # master + 2 replicas: with one node down, writes still reach a replica (WAIT)
 SENTINELS = 3
 
 # Ports each kind of service listens on, by role.

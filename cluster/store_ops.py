@@ -6,7 +6,6 @@ encryption key); the file is encrypted with the store's key, as `python -m store
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
 
 from cluster import secrets
@@ -18,12 +17,12 @@ from store.factory import create_store
 
 
 def storage_config(cluster):
+    """The routers' storage settings (Sentinel-aware: the backup follows the current master)."""
     router = cluster.state.names("router")[0]
+    password = secrets.redis_password(cluster.secrets_dir)
     config = load_config(cluster.directory / "config" / f"{router}.yaml",
-                         env={"VOIMID_REDIS_PASSWORD": secrets.redis_password(cluster.secrets_dir)})
-    master = cluster.redis_master()  # the current master, wherever a failover moved it
-    host, port = cluster.state.address(master, "redis").rsplit(":", 1)
-    return dataclasses.replace(config.storage, redis_host=host, redis_port=int(port))
+                         env={"VOIMID_REDIS_PASSWORD": password, "VOIMID_REDIS_SENTINEL_PASSWORD": password})
+    return config.storage
 
 
 def backup(cluster, path: Path) -> int:
