@@ -34,9 +34,9 @@ def address_map(state: ClusterState) -> dict[str, str]:
         mapping[f"{name}:8001"] = state.address(name, "grpc")
         mapping[f"{name}:8002"] = state.address(name, "metrics")
     for name in state.names("redis"):
-        mapping[f"{name}:6379"] = state.address(name, "redis")
+        mapping[f"{name}:6379"] = mapping[f"{name}.redis:6379"] = state.address(name, "redis")
     for name in state.names("sentinel"):
-        mapping[f"{name}:26379"] = state.address(name, "sentinel")
+        mapping[f"{name}:26379"] = mapping[f"{name}.sentinel:26379"] = state.address(name, "sentinel")
     mapping["localhost:9090"] = state.address("prometheus", "web")
     return mapping
 

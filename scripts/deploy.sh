@@ -67,15 +67,15 @@ case "$command" in
     file=${1:-backups/vomid-$(date -u +%Y%m%dT%H%M%SZ).vmb}
     mkdir -p "$(dirname "$file")"
     dir=$(cd "$(dirname "$file")" && pwd)
-    "${compose[@]}" run --rm --no-deps -T -v "$dir:/backups" voimid \
-      python -m store backup --config /etc/vomid/production.yaml "/backups/$(basename "$file")"
+    "${compose[@]}" run --rm --no-deps -T -v "$dir:/backups" backup \
+      "sh /usr/local/bin/store-cli.sh backup /backups/$(basename "$file")"
     ;;
   restore)
     file=${1:?usage: deploy.sh restore FILE [--merge]}
     shift
     dir=$(cd "$(dirname "$file")" && pwd)
-    "${compose[@]}" run --rm --no-deps -T -v "$dir:/backups:ro" voimid \
-      python -m store restore --config /etc/vomid/production.yaml "/backups/$(basename "$file")" "$@"
+    "${compose[@]}" run --rm --no-deps -T -v "$dir:/backups:ro" backup \
+      "sh /usr/local/bin/store-cli.sh restore /backups/$(basename "$file") $*"
     ;;
   restart)
     "${compose[@]}" restart "$@"
