@@ -11,7 +11,7 @@ for tool in redis-server redis-sentinel nginx prometheus promtool openssl ip; do
 done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $APT_PACKAGES >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
     # The Debian packages start their own daemons: the tests start private ones on free ports instead.
     for service in nginx prometheus redis-server redis-sentinel; do
       service "$service" stop >/dev/null 2>&1 || true
