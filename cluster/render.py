@@ -60,7 +60,8 @@ def router_config(state: ClusterState, router: str) -> str:
 def _instances(shipped: list, state: ClusterState) -> list:
     """One entry per local Triton, each with the settings (weight) of the shipped entry at its position."""
     local = set(address_map(state).values())
-    if not shipped or any((i["url"] if isinstance(i, dict) else i) not in local for i in shipped[:len(state.names("triton"))]):
+    urls = [i["url"] if isinstance(i, dict) else i for i in shipped[:len(state.names("triton"))]]
+    if not shipped or any(url not in local for url in urls):
         raise RenderError(f"{ROUTER_CONFIG}: triton.instances must name the compose Triton services")
     entries = []
     for index, name in enumerate(state.names("triton")):

@@ -29,14 +29,14 @@ def config_map(name: str, comment: str, files: dict[str, str]) -> str:
 def main() -> None:
     router = (ROOT / "config" / "production.yaml").read_text()
     (K8S / "10-config.yaml").write_text(config_map("vomid-config", (
-        "# The router's production.yaml (mounted at /etc/vomid/production.yaml): config/production.yaml byte for byte\n"
-        "# (scripts/sync_k8s_config.py writes it, tests/compose checks it), the same file compose mounts. Secrets come\n"
-        "# from the vomid-secrets Secret mounted at /run/secrets; the Redis password through VOIMID_REDIS_PASSWORD.\n"),
+        "# The router's production.yaml (mounted at /etc/vomid/production.yaml): config/production.yaml byte\n"
+        "# for byte (scripts/sync_k8s_config.py writes it, tests/compose checks it), the file compose mounts.\n"
+        "# Secrets: the vomid-secrets Secret at /run/secrets; the Redis password through VOIMID_REDIS_PASSWORD.\n"),
         {"production.yaml": router}))
     redis = ROOT / "compose" / "redis"
     (K8S / "15-redis-config.yaml").write_text(config_map("vomid-redis", (
-        "# compose/redis/* byte for byte (scripts/sync_k8s_config.py): the Redis and Sentinel pods start from the same\n"
-        "# config and entrypoint as the compose containers and `scripts/deploy.sh --local`.\n"),
+        "# compose/redis/* byte for byte (scripts/sync_k8s_config.py): the Redis and Sentinel pods start from\n"
+        "# the same config and entrypoint as the compose containers and `scripts/deploy.sh --local`.\n"),
         {name: (redis / name).read_text() for name in ("redis.conf", "sentinel.conf", "entrypoint.sh")}))
     groups = yaml.safe_load((ROOT / "compose" / "prometheus" / "rules" / "vomid.yml").read_text())["groups"]
     rule = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
@@ -45,7 +45,8 @@ def main() -> None:
             "spec": {"groups": groups}}
     (K8S / "monitoring").mkdir(exist_ok=True)
     (K8S / "monitoring" / "70-alerts.yaml").write_text(
-        "# The alert rules of compose/prometheus/rules/vomid.yml for the Prometheus Operator (scripts/sync_k8s_config.py).\n"
+        "# The alert rules of compose/prometheus/rules/vomid.yml for the Prometheus Operator\n"
+        "# (scripts/sync_k8s_config.py writes this file).\n"
         "# Apply where the Operator's CRDs exist: kubectl apply -f compose/k8s/monitoring/\n"
         + yaml.safe_dump(rule, sort_keys=False, width=120))
 
