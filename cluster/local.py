@@ -87,6 +87,7 @@ class LocalCluster:
             self.wait_healthy(names)
 
     def down(self) -> None:
+        self.state = ClusterState.load(self.directory)  # pids another invocation (deploy.sh) may have changed
         for kind in reversed(KIND_ORDER):
             for name in self.state.names(kind):
                 self.stop(name)
