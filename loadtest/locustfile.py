@@ -1,20 +1,42 @@
-"""Locust profile: a mix of verify (1:1 and 1:N) and identify calls against a running router.
+"""Locust profile: the production mix against a router or the cluster's front door.
 
-    locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --headless -u 32 -r 8 -t 2m
+    locust -f loadtest/locustfile.py --host https://127.0.0.1:8443 --headless -u 32 -r 8 -t 2m
 
-Environment: VOMID_API_KEY (an admin key: each simulated user enrolls itself first), VOMID_LOCUST_AUDIO (a
-speech file to send; default: 3 s of generated noise, enough for load but meaningless for accuracy).
+Mix per simulated user: register 5 %, verify 1:1 55 %, verify 1:N 25 %, identify 15 % (each user registers once at
+start, so 1:1 has someone to claim).
+
+Environment:
+- VOMID_API_KEYS: comma-separated API keys (admin scope); simulated user i uses key i mod n. The rate limiter
+  budgets each key (rate_limit.rate_per_s), so a load run needs about users / (rate_per_s / per-user rate) keys,
+  or one key per user to measure capacity rather than the limiter. Make them with
+  `python -m router.keys new --scope admin --id load-N --file <the routers' key file>` (then restart the routers),
+  or let `python -m loadtest.chaos` do it. VOMID_API_KEY (one key) still works.
+- VOMID_LOCUST_RATE: requests per second per user (constant throughput); default: as fast as answered (0-0.2 s).
+- VOMID_CA_FILE: the CA certificate that signed the front door's TLS certificate (the local cluster's
+  secrets/tls_cert); default: the system's CAs.
+- VOMID_LOCUST_AUDIO: a speech file to send; default 3 s of generated noise (fine for load, meaningless for accuracy).
+- VOMID_LOCUST_LOG: write one JSON line per request (time, name, status, ms) for time-series reports.
+- VOMID_LOCUST_ACKED: append the user_id of every acknowledged (201) registration, one per line.
 """
 from __future__ import annotations
 
 import io
+import itertools
+import json
 import os
+import threading
+import time
 
 import numpy as np
 import soundfile as sf
-from locust import HttpUser, between, task
+from locust import HttpUser, between, constant_throughput, events, task
 
 SAMPLE_RATE = 16000
+_keys = [k for k in os.environ.get("VOMID_API_KEYS", os.environ.get("VOMID_API_KEY", "")).split(",") if k] or [""]
+_next_key = itertools.count()
+_lock = threading.Lock()
+_log = open(os.environ["VOMID_LOCUST_LOG"], "a", buffering=1) if os.environ.get("VOMID_LOCUST_LOG") else None
+_acked = open(os.environ["VOMID_LOCUST_ACKED"], "a", buffering=1) if os.environ.get("VOMID_LOCUST_ACKED") else None
 
 
 def _clip() -> bytes:
@@ -31,27 +53,56 @@ def _clip() -> bytes:
 CLIP = _clip()
 
 
+@events.request.add_listener
+def _record(request_type, name, response_time, response_length, response=None, exception=None, **_):
+    if _log is None:
+        return
+    status = getattr(response, "status_code", 0) or 0
+    with _lock:
+        _log.write(json.dumps({"t": round(time.time(), 3), "name": name, "status": status,
+                               "ms": round(response_time, 1), "ok": exception is None}) + "\n")
+
+
+def _wait_time():
+    rate = float(os.environ.get("VOMID_LOCUST_RATE", "0") or 0)
+    return constant_throughput(rate) if rate > 0 else between(0.0, 0.2)
+
+
 class VoiceprintUser(HttpUser):
-    wait_time = between(0.0, 0.2)
+    wait_time = _wait_time()
 
     def on_start(self):
-        self.client.headers["X-API-Key"] = os.environ.get("VOMID_API_KEY", "")
-        response = self.client.post("/api/v1/voiceprint/register", data={"name": "locust"},
-                                    files={"audio": ("clip.wav", CLIP, "audio/wav")}, name="register")
-        self.user_id = response.json().get("user_id") if response.ok else None
+        self.client.headers["X-API-Key"] = _keys[next(_next_key) % len(_keys)]
+        if os.environ.get("VOMID_CA_FILE"):
+            self.client.trust_env = False  # else $REQUESTS_CA_BUNDLE silently replaces this verify setting
+            self.client.verify = os.environ["VOMID_CA_FILE"]
+        self.user_id = None
+        self.register()
+
+    def _audio(self):
+        return {"audio": ("clip.wav", CLIP, "audio/wav")}
 
     @task(5)
+    def register(self):
+        with self.client.post("/api/v1/voiceprint/register", data={"name": "locust"}, files=self._audio(),
+                              name="register", catch_response=True) as response:
+            if response.status_code == 201:
+                user_id = response.json()["user_id"]
+                self.user_id = self.user_id or user_id
+                if _acked is not None:
+                    with _lock:
+                        _acked.write(user_id + "\n")
+
+    @task(55)
     def verify_claimed(self):
         data = {"user_id": self.user_id} if self.user_id else {}
-        self.client.post("/api/v1/voiceprint/verify", data=data, files={"audio": ("clip.wav", CLIP, "audio/wav")},
+        self.client.post("/api/v1/voiceprint/verify", data=data, files=self._audio(),
                          name="verify 1:1" if self.user_id else "verify 1:N")
 
-    @task(2)
+    @task(25)
     def verify_best_match(self):
-        self.client.post("/api/v1/voiceprint/verify", files={"audio": ("clip.wav", CLIP, "audio/wav")},
-                         name="verify 1:N")
+        self.client.post("/api/v1/voiceprint/verify", files=self._audio(), name="verify 1:N")
 
-    @task(1)
+    @task(15)
     def identify(self):
-        self.client.post("/api/v1/voiceprint/identify", data={"top_k": "5"},
-                         files={"audio": ("clip.wav", CLIP, "audio/wav")}, name="identify")
+        self.client.post("/api/v1/voiceprint/identify", data={"top_k": "5"}, files=self._audio(), name="identify")

@@ -27,6 +27,7 @@ from router.middlewares import MIDDLEWARES
 from router.ratelimit import LocalRateLimiter, RedisRateLimiter
 from router.service import VoiceprintService
 from store import StoreConfigError, create_store
+from store.redis_client import RedisSettings, connect
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,13 @@ def create_app(config: RouterConfig) -> web.Application:
 
 def _redis_client(config: RouterConfig) -> Redis:
     r = config.redis
-    if r.url:
-        return Redis.from_url(r.url, socket_timeout=r.timeout_s, socket_connect_timeout=r.timeout_s)
-    return Redis(host=r.host, port=r.port, db=r.db, password=r.password, socket_timeout=r.timeout_s,
-                 socket_connect_timeout=r.timeout_s)
+    settings = RedisSettings(r.url, r.host, r.port, r.db, r.username, r.password, r.tls, r.tls_ca_file,
+                             r.tls_cert_file, r.tls_key_file, tuple(r.sentinels), r.sentinel_master,
+                             r.sentinel_password, r.timeout_s, setting_prefix="redis.")
+    try:
+        return connect(settings, fail_fast=False)  # the limiter lets requests through while Redis is away
+    except StoreConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:

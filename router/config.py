@@ -26,6 +26,8 @@ from store.errors import StoreConfigError
 ENVIRONMENTS = ("development", "test", "staging", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RATE_LIMIT_BACKENDS = ("auto", "memory", "redis")
+REDIS_CLIENT_KEYS = ("username", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "sentinels",
+                     "sentinel_master", "sentinel_password")
 
 # env var -> dotted key; values are strings and coerced like file values.
 ENV_KEYS = {
@@ -42,6 +44,11 @@ ENV_KEYS = {
     "VOIMID_REDIS_HOST": "redis.host",
     "VOIMID_REDIS_PORT": "redis.port",
     "VOIMID_REDIS_PASSWORD": "redis.password",
+    "VOIMID_REDIS_USERNAME": "redis.username",
+    "VOIMID_REDIS_TLS_CA_FILE": "redis.tls_ca_file",
+    "VOIMID_REDIS_SENTINELS": "redis.sentinels",
+    "VOIMID_REDIS_SENTINEL_MASTER": "redis.sentinel_master",
+    "VOIMID_REDIS_SENTINEL_PASSWORD": "redis.sentinel_password",
     "VOIMID_STORAGE_TYPE": "storage.type",
     "VOIMID_STORAGE_PATH": "storage.path",
     "VOIMID_STORAGE_ENCRYPTION_KEY_FILE": "storage.encryption_key_file",
@@ -153,6 +160,15 @@ class RedisConfig:
     db: int = 0
     password: str | None = None
     timeout_s: float = 2.0
+    # Passed to store.redis_client (one client factory for the store and the rate limiter).
+    username: str | None = None
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    sentinels: list[str] = field(default_factory=list)
+    sentinel_master: str | None = None
+    sentinel_password: str | None = None
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "redis.port", "must be an integer 1-65535")
@@ -294,7 +310,8 @@ def _storage(raw: dict[str, Any], redis: RedisConfig) -> StorageConfig:
     if raw.get("type", StorageConfig.type) == "redis":
         # One Redis for the whole router unless the storage section names its own.
         inherited = {"redis_url": redis.url, "redis_host": redis.host, "redis_port": redis.port,
-                     "redis_db": redis.db, "redis_password": redis.password, "redis_timeout_s": redis.timeout_s}
+                     "redis_db": redis.db, "redis_password": redis.password, "redis_timeout_s": redis.timeout_s,
+                     **{f"redis_{k}": getattr(redis, k) for k in REDIS_CLIENT_KEYS}}
         for key, value in inherited.items():
             raw.setdefault(key, value)
     try:

@@ -37,6 +37,9 @@ class RouterMetrics:
         self.rate_limited = Counter("vomid_rate_limited_total", "requests refused by the rate limiter", registry=r)
         self.store_users = Gauge("vomid_store_users", "enrolled users in the voiceprint store (read at scrape)",
                                  registry=r)
+        # The alerting signal for the store and Redis: measured at scrape time, so it is there without traffic.
+        self.backend_up = Gauge("vomid_backend_up", "1 when the backend answers its health check (at scrape)",
+                                ["backend"], registry=r)
         # Recent latencies per route, for the human-readable /api/v1/stats (bounded memory).
         self.recent: dict[str, deque[float]] = {}
 

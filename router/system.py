@@ -68,6 +68,10 @@ async def stats(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
+    store = await _store_health(app)
+    app[state.METRICS].backend_up.labels("store").set(1 if store["ok"] else 0)
+    if (redis := app.get(state.REDIS)) is not None:
+        app[state.METRICS].backend_up.labels("redis").set(1 if (await _redis_health(redis))["ok"] else 0)
     try:  # read at scrape time: with a shared Redis store, writes from other replicas count too
         app[state.METRICS].store_users.set(await app[state.STORE].count())
     except StorageUnavailable:

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Sets up .venv with the dev extras, makes sure redis-server exists, and runs the test suite.
+# Sets up .venv with the dev extras, installs the system tools the tests run for real (Redis + Sentinel, nginx,
+# Prometheus/promtool, openssl, iproute2), and runs the test suite.
 # Extra arguments go to pytest. pytest's exit 5 (no tests collected) is not a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null 2>&1; then
+APT_PACKAGES="redis-server redis-sentinel nginx prometheus openssl iproute2"
+missing=""
+for tool in redis-server redis-sentinel nginx prometheus promtool openssl ip; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
+    # The Debian packages start their own daemons: the tests start private ones on free ports instead.
+    for service in nginx prometheus redis-server redis-sentinel; do
+      service "$service" stop >/dev/null 2>&1 || true
+    done
   else
-    echo "redis-server not found: Redis tests will be skipped (install it with apt-get install redis-server)" >&2
+    echo "missing:$missing; the tests that need them skip (apt-get install $APT_PACKAGES)" >&2
   fi
 fi
 scripts/setup.sh dev

@@ -1,7 +1,9 @@
-"""`python -m store gen-key | backup | restore | rotate-key`: operator commands on a store.
+"""`python -m store gen-key | backup | restore | rotate-key | verify | repair`: operator commands on a store.
 
 The store settings come from --config (YAML/JSON; its `storage:` section if it has one) and
---set key=value overrides, exactly the keys of StorageConfig.
+--set key=value overrides, exactly the keys of StorageConfig. Exit codes: 0 done, 1 failed (nothing
+changed that the old settings cannot open), 3 key rotation committed but not finished (the new key is
+now required; the message says what is left), 4 verify/repair found damage.
 """
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ import yaml
 from .backup import backup, restore
 from .config import StorageConfig
 from .crypto import Cipher, generate_key, load_cipher, parse_key
-from .errors import StoreError
+from .errors import RotationIncomplete, StoreError
 from .factory import create_store
+from .repair import repair_backup, repair_store, verify_file, verify_store
 
 
 def load_config(path: str | None, overrides: list[str]) -> StorageConfig:
@@ -64,6 +67,38 @@ async def _rotate(args) -> str:
             f"(or $VOIMID_ENCRYPTION_KEY) at the new key before the next start")
 
 
+class Damaged(Exception):
+    """verify/repair found damage; the report is the message."""
+
+
+def _report(report) -> str:
+    if not report.ok:
+        raise Damaged("\n".join(report.lines))
+    return "\n".join(report.lines)
+
+
+async def _verify(args) -> str:
+    config = load_config(args.config, args.set)
+    cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
+    if args.file:
+        return _report(verify_file(Path(args.file), cipher))
+    if config.type != "file":
+        raise SystemExit(f"verify: the {config.type} backend has no files to verify (give --file BACKUP)")
+    return _report(verify_store(Path(config.path), cipher))
+
+
+async def _repair(args) -> str:
+    config = load_config(args.config, args.set)
+    cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
+    if args.file:
+        if not args.out:
+            raise SystemExit("repair --file needs --out for the salvaged copy")
+        return _report(repair_backup(Path(args.file), Path(args.out), cipher))
+    if config.type != "file":
+        raise SystemExit(f"repair: the {config.type} backend has no files to repair (give --file BACKUP)")
+    return _report(repair_store(Path(config.path), cipher))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m store", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,12 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--out", help="write the key to this file (mode 600) instead of stdout")
     for name, helptext in (("backup", "write an encrypted snapshot of the store to FILE"),
                            ("restore", "load a backup FILE into the store"),
-                           ("rotate-key", "re-encrypt everything at rest with a new key (stop replicas first)")):
+                           ("rotate-key", "re-encrypt everything at rest with a new key"),
+                           ("verify", "report every damaged range of the file store (or of --file BACKUP)"),
+                           ("repair", "salvage every intact frame of a damaged file store (or --file BACKUP)")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--config", help="YAML/JSON file with the storage settings")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
         if name == "rotate-key":
             p.add_argument("--new-key-file", required=True)
+        elif name in ("verify", "repair"):
+            p.add_argument("--file", help="a backup file instead of the store")
+            p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
+            if name == "repair":
+                p.add_argument("--out", help="where repair --file writes the salvaged backup")
         else:
             p.add_argument("file")
             p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
@@ -94,9 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(key)
         return 0
-    run = {"backup": _backup, "restore": _restore, "rotate-key": _rotate}[args.command]
+    run = {"backup": _backup, "restore": _restore, "rotate-key": _rotate, "verify": _verify,
+           "repair": _repair}[args.command]
     try:
         print(asyncio.run(run(args)))
+    except Damaged as exc:
+        print(exc, file=sys.stderr)
+        return 4
+    except RotationIncomplete as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except (StoreError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -8,6 +8,10 @@ from typing import Any
 from .errors import StoreConfigError
 
 BACKEND_TYPES = ("memory", "file", "redis")
+# When a Redis write is acknowledged: applied in Redis's memory; fsync'd to its AOF (needs the server's
+# `appendonly yes` + `appendfsync always`, checked at start); copied to redis_wait_replicas replicas (WAIT);
+# or both.
+REDIS_DURABILITY = ("applied", "fsync", "replica", "fsync+replica")
 SCORE_POLICIES = ("centroid", "max")
 
 
@@ -21,6 +25,18 @@ class StorageConfig:
     redis_port: int = 6379
     redis_db: int = 0
     redis_password: str | None = None
+    redis_username: str | None = None        # an ACL user (requirepass alone: password only)
+    redis_tls: bool = False                  # also implied by a rediss:// URL
+    redis_tls_ca_file: str | None = None
+    redis_tls_cert_file: str | None = None
+    redis_tls_key_file: str | None = None
+    # Sentinel ("host:port" each) and the master's name: clients follow a failover by themselves.
+    redis_sentinels: list[str] = field(default_factory=list)
+    redis_sentinel_master: str | None = None
+    redis_sentinel_password: str | None = None
+    redis_durability: str = "applied"
+    redis_wait_replicas: int = 1
+    redis_wait_timeout_ms: int = 1000
     redis_prefix: str = "vomid"
     redis_timeout_s: float = 2.0
     redis_stream_maxlen: int = 100_000
@@ -73,6 +89,14 @@ class StorageConfig:
                          ("redis_db", 0)):
             if getattr(self, key) < low:
                 raise bad(key, f"must be >= {low}")
+        if self.redis_durability not in REDIS_DURABILITY:
+            raise bad("redis_durability", f"must be one of {', '.join(REDIS_DURABILITY)}")
+        if self.redis_wait_replicas < 1 or self.redis_wait_timeout_ms < 1:
+            raise bad("redis_wait_replicas" if self.redis_wait_replicas < 1 else "redis_wait_timeout_ms",
+                      "must be >= 1")
+        if self.type == "redis":
+            from .redis_client import RedisSettings  # (imports redis-py: only when it is used)
+            RedisSettings.from_storage(self).check()
         if self.redis_timeout_s <= 0:
             raise bad("redis_timeout_s", "must be > 0")
         if not self.redis_prefix or any(c in self.redis_prefix for c in " {}"):
@@ -89,6 +113,12 @@ def _coerce(name: str, value: Any, type_: Any) -> Any:
             if "None" in t:
                 return None
             raise TypeError("null not allowed")
+        if t.startswith("bool"):
+            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            if not isinstance(value, bool):
+                raise TypeError("expected a boolean")
+            return value
         if t.startswith("int"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError("expected an integer")

@@ -42,3 +42,7 @@ class StoreConfigError(StoreError):
 
 class CorruptData(StoreError):
     """Stored bytes fail their integrity check (not a torn tail, which is recovered silently)."""
+
+
+class RotationIncomplete(StoreError):
+    """Key rotation passed its commit point (the new key is now required) but a later step failed."""

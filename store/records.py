@@ -67,29 +67,37 @@ class UserRecord:
 
 
 # --- change operations (file log, snapshots, backups) ---------------------------------------
-_OP_AAD = b"vomid-op-v1"
+# Plaintexts of frames; store.container seals each one bound to its place in its file.
+def encode_put(record: UserRecord) -> bytes:
+    return b"P" + record.to_bytes()
 
 
-def seal_put(record: UserRecord, cipher: Cipher) -> bytes:
-    return cipher.encrypt(b"P" + record.to_bytes(), _OP_AAD)
+def encode_delete(user_id: str) -> bytes:
+    return b"D" + user_id.encode()
 
 
-def seal_delete(user_id: str, cipher: Cipher) -> bytes:
-    return cipher.encrypt(b"D" + user_id.encode(), _OP_AAD)
+def encode_end(count: int) -> bytes:
+    """Closes a snapshot or backup: a copy cut short at a frame boundary is told from a complete one."""
+    return b"E" + str(count).encode()
 
 
-def seal_end(count: int, cipher: Cipher) -> bytes:
-    """Closes a backup: lets restore tell a complete file from a truncated one."""
-    return cipher.encrypt(b"E" + str(count).encode(), _OP_AAD)
+def encode_close(next_gen: int) -> bytes:
+    """Closes a log that a newer one replaced: frames dropped from its end are noticed."""
+    return b"C" + str(next_gen).encode()
 
 
-def unseal_op(blob: bytes, cipher: Cipher) -> tuple[str, "UserRecord | str | int"]:
-    """("put", record), ("delete", user_id) or ("end", count)."""
-    data = cipher.decrypt(blob, _OP_AAD)
-    if data[:1] == b"P":
-        return "put", UserRecord.from_bytes(data[1:])
-    if data[:1] == b"D":
-        return "delete", data[1:].decode()
-    if data[:1] == b"E":
-        return "end", int(data[1:])
+def decode_op(data: bytes) -> tuple[str, "UserRecord | str | int"]:
+    """("put", record), ("delete", user_id), ("end", count) or ("close", next_gen)."""
+    tag, rest = data[:1], data[1:]
+    try:
+        if tag == b"P":
+            return "put", UserRecord.from_bytes(rest)
+        if tag == b"D":
+            return "delete", rest.decode()
+        if tag == b"E":
+            return "end", int(rest)
+        if tag == b"C":
+            return "close", int(rest)
+    except ValueError as exc:
+        raise CorruptData(f"undecodable operation: {exc}") from None
     raise CorruptData("unknown operation in log")

@@ -1,10 +1,13 @@
 """Runs a real `tritonserver` process: the CPU build bundled in the nvidia-pytriton wheel, or one on PATH (NGC).
 
 Picks free ports, prepares the python backend for this interpreter, waits for /v2/health/ready, forwards the
-server's log lines to `logging`, and shuts down cleanly. Several instances may run side by side.
+server's log lines to `logging`, and shuts down cleanly. Several instances may run side by side. However the server
+ends (stop, kill, or a crash nobody asked for), its python-backend stubs and shared-memory segments go with it
+(vomid/triton_cleanup.py).
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -21,6 +24,8 @@ import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from vomid import triton_cleanup
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,12 @@ def find_distribution() -> TritonDistribution:
                               library_dirs=(libs,), python_stub=stub)
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel for SIGKILL when the parent thread dies (prctl)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -76,12 +87,24 @@ class TritonServer:
     log_verbose: int = 0
     extra_args: list[str] = field(default_factory=list)
     distribution: TritonDistribution | None = None
+    # SIGKILL the server when the thread that started it dies (a launcher process that is itself killed).
+    die_with_parent: bool = False
 
     def __post_init__(self):
         self.model_repository = Path(self.model_repository).resolve()
         self._process: subprocess.Popen | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
         self._recent_lines: deque[str] = deque(maxlen=60)
+        self._reap_lock = threading.Lock()
+
+    @property
+    def shm_prefix(self) -> str:
+        """This server's shared-memory region prefix: the launcher's pid and the gRPC port make it unique."""
+        return triton_cleanup.region_prefix(self.grpc_port)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process else None
 
     @property
     def http_url(self) -> str:
@@ -104,6 +127,8 @@ class TritonServer:
         self.http_port = self.http_port or free_port()
         self.grpc_port = self.grpc_port or free_port()
         self.metrics_port = self.metrics_port or free_port()
+        triton_cleanup.remove_stale()
+        triton_cleanup.reap(self.shm_prefix)  # a previous run of this very server (restart after a crash)
         self._workdir = tempfile.TemporaryDirectory(prefix=f"vomid-{self.name}-")
         backends = self._prepare_backends(dist, Path(self._workdir.name))
         command = [
@@ -114,7 +139,7 @@ class TritonServer:
             "--allow-metrics=true", "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0",
             "--strict-readiness=true", "--exit-timeout-secs=10", f"--log-verbose={self.log_verbose}",
             # Each server needs its own shared-memory namespace for its python stubs.
-            f"--backend-config=python,shm-region-prefix-name=vomid{os.getpid()}p{self.grpc_port}",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             "--backend-config=python,shm-default-byte-size=16777216",
             "--backend-config=python,shm-growth-byte-size=16777216",
             *self.extra_args,
@@ -122,8 +147,10 @@ class TritonServer:
         log.info("starting %s: %s", self.name, " ".join(command))
         self._process = subprocess.Popen(command, env=self._environment(dist), stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, text=True, errors="replace",
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=_die_with_parent if self.die_with_parent else None)
         threading.Thread(target=self._forward_logs, name=f"{self.name}-log", daemon=True).start()
+        threading.Thread(target=self._watch, args=(self._process,), name=f"{self.name}-watch", daemon=True).start()
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -192,9 +219,23 @@ class TritonServer:
             pass
 
     def _cleanup(self) -> None:
+        self._reap()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
+
+    def _watch(self, process: subprocess.Popen) -> None:
+        """Reaps after a death nobody asked for (SIGKILL from outside, OOM killer): stubs and segments go too."""
+        process.wait()
+        if process is self._process:
+            self._reap()
+
+    def _reap(self) -> None:
+        with self._reap_lock:
+            if self._process is None or self._process.poll() is None:
+                return
+            self._signal(signal.SIGKILL)  # stubs share the server's process group, even after it died
+            triton_cleanup.reap(self.shm_prefix)
 
     def _prepare_backends(self, dist: TritonDistribution, workdir: Path) -> Path:
         if dist.python_stub is None:

@@ -26,6 +26,7 @@ class BalancerMetrics:
 
     def set_healthy(self, instance: str, available: bool) -> None:
         self.healthy.labels(instance=instance).set(1 if available else 0)
+        self.ejections.labels(instance=instance)  # a zero series from the first check on, not only after a failure
 
     def ejected(self, instance: str) -> None:
         self.ejections.labels(instance=instance).inc()

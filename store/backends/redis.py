@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
@@ -32,6 +30,7 @@ from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, Stor
 from ..mirror import LocalMirror
 from ..models import Match, Page, User
 from ..records import UserRecord
+from ..redis_client import RedisSettings, connect
 from ..validation import check_page, check_room, new_record
 from .redis_stream import StreamFollower
 
@@ -66,14 +65,8 @@ class RedisStore(VoiceprintStore):
         self._follower = StreamFollower(self._rs, self._k_events, self._apply_events, self._reload)
 
     def _client(self, timeout: float) -> aioredis.Redis:
-        c = self._config
         # No retries: a dead Redis should surface as StorageUnavailable now, not after backoff.
-        opts = dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-                    decode_responses=False)
-        if c.redis_url:
-            return aioredis.Redis.from_url(c.redis_url, **opts)
-        return aioredis.Redis(host=c.redis_host, port=c.redis_port, db=c.redis_db,
-                              password=c.redis_password, **opts)
+        return connect(RedisSettings.from_storage(self._config), timeout_s=timeout, fail_fast=True)
 
     # --- start-up / shutdown --------------------------------------------------------------
     async def open(self) -> None:

@@ -35,9 +35,6 @@ PROMETHEUS_SERIES = frozenset({"up", "scrape_duration_seconds", "scrape_samples_
 TRITON_HEALTH_PATHS = frozenset({"/v2/health/ready", "/v2/health/live"})
 TRITON_DEFAULT_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
 
-# Router settings that legitimately differ between config/production.yaml and the compose/k8s copies.
-DEPLOYMENT_KEYS = frozenset({"auth.keys_file", "storage.encryption_key_file", "triton.instances", "audit.path"})
-
 _METRIC_DECL = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*[\"'](vomid_[a-z0-9_]+)[\"']")
 _ENV_NAME = re.compile(r"[\"'](VOIMID_[A-Z0-9_]+)[\"']")
 _ROUTE = re.compile(r"\.add_(?:get|post|put|patch|delete|route)\(\s*(?:[\"'][A-Z]+[\"'],\s*)?[\"'](/[^\"']*)[\"']")

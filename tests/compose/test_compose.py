@@ -94,6 +94,7 @@ def test_bind_mounts_and_secrets_exist():
         path = (COMPOSE / secret["file"]).resolve()
         assert path.parent == COMPOSE / "secrets", f"secret {name}: keep secret files in compose/secrets/"
         assert "*" in ignored and f"!{path.name}" not in ignored, f"secret {name}: {path.name} is not git-ignored"
+        assert name in (COMPOSE / "init-secrets.sh").read_text(), f"init-secrets.sh does not make {name}"
 
 
 def test_depends_on_names_services():
@@ -102,78 +103,117 @@ def test_depends_on_names_services():
             assert dependency in services(), f"{name} depends on unknown service {dependency}"
 
 
+def production() -> dict:
+    return yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+
+
+def aliases(service: dict) -> set[str]:
+    networks = service.get("networks", {})
+    return {a for n in (networks.values() if isinstance(networks, dict) else []) for a in (n or {}).get("aliases", [])}
+
+
+def test_the_router_service_is_voimid_scaled_behind_dns():
+    assert list(router_services()) == ["voimid"]
+    voimid = services()["voimid"]
+    assert voimid["deploy"]["replicas"] >= 2 and "container_name" not in voimid  # `--scale voimid=N` works
+    assert voimid["command"] == ["python", "-m", "router", "--config", ROUTER_CONFIG_PATH]
+
+
 def test_prometheus_targets_are_services_with_their_ports():
     config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
-    expected = {"vomid-router": (router_services(), lambda s: int(s["environment"]["VOIMID_API_PORT"])),
-                "triton": (triton_services(), lambda s: triton_port("metrics"))}
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(expected) <= set(jobs)
-    for job_name, (members, port_of) in expected.items():
-        targets = [t for sc in jobs[job_name]["static_configs"] for t in sc["targets"]]
-        assert {t.split(":")[0] for t in targets} == set(members), f"{job_name}: targets != its compose services"
-        for host, port in hostports(",".join(targets)):
-            assert port == port_of(members[host]) and port in exposed(members[host]), f"{job_name}: {host}:{port}"
+    routers = jobs["vomid-router"]["dns_sd_configs"]
+    assert routers == [{"names": ["voimid"], "type": "A", "port": production()["api"]["port"],
+                        "refresh_interval": routers[0]["refresh_interval"]}]
+    targets = [t for sc in jobs["triton"]["static_configs"] for t in sc["targets"]]
+    assert {t.split(":")[0] for t in targets} == set(triton_services())
+    for host, port in hostports(",".join(targets)):
+        assert port == triton_port("metrics") and port in exposed(triton_services()[host]), host
+    rule_dir = COMPOSE / "prometheus" / Path(config["rule_files"][0]).parent
+    mounts = dict(v.split(":")[:2] for v in services()["prometheus"]["volumes"])
+    assert mounts["./prometheus/rules"] == "/etc/prometheus/rules" and rule_dir.is_dir()
 
 
-def test_routers_name_every_triton_grpc_port():
-    grpc = triton_port("grpc")
-    for name, service in router_services().items():
-        urls = hostports(service["environment"]["VOIMID_TRITON_URLS"])
-        assert {host for host, _ in urls} == set(triton_services()), f"{name}: VOIMID_TRITON_URLS vs Triton services"
-        assert all(port == grpc and grpc in exposed(triton_services()[host]) for host, port in urls), name
-        assert service["environment"]["VOIMID_REDIS_HOST"] in services(), name
+def test_routers_name_every_triton_and_sentinel_by_a_shared_name():
+    config = production()
+    urls = [i["url"] for i in config["triton"]["instances"]]
+    assert {h for h, _ in hostports(",".join(urls))} == {f"{s}.triton" for s in triton_services()}
+    assert all(p == triton_port("grpc") for _, p in hostports(",".join(urls)))
+    for name, service in triton_services().items():
+        assert f"{name}.triton" in aliases(service) and triton_port("grpc") in exposed(service), name
+    sentinels = {n: s for n, s in services().items() if n.startswith("sentinel-")}
+    assert {h for h, _ in hostports(",".join(config["redis"]["sentinels"]))} == {f"{n}.sentinel" for n in sentinels}
+    for name, service in sentinels.items():
+        assert f"{name}.sentinel" in aliases(service), name
+    shared = set(services()["voimid"]["networks"]) & set(services()["triton-0"]["networks"])
+    assert "backend" in shared
 
 
-def test_nginx_upstream_is_the_router_services():
+def test_nginx_resolves_the_scaled_router_service_at_run_time():
     text = (COMPOSE / "nginx" / "nginx.conf").read_text()
-    upstream = {(h, int(p)) for h, p in re.findall(r"^\s*server\s+([\w.-]+):(\d+)", text, re.M)}
-    assert upstream == {(name, int(s["environment"]["VOIMID_API_PORT"])) for name, s in router_services().items()}
+    assert re.search(r"^\s*resolver 127\.0\.0\.11\b", text, re.M), "Docker's DNS, asked at run time"
+    target = re.search(r"set \$vomid_router ([\w.-]+):(\d+);", text)
+    assert target and target.group(1) == "voimid" and int(target.group(2)) == production()["api"]["port"]
+    assert "proxy_pass http://$vomid_router;" in text and not re.search(r"^\s*upstream ", text, re.M)
+    assert "listen 8443 ssl http2;" in text and "/run/secrets/tls_cert" in text
+    nginx = services()["nginx"]
+    assert {"tls_cert", "tls_key"} <= set(nginx["secrets"]) and nginx["ports"] == ["${VOMID_HTTPS_PORT:-8443}:8443"]
 
 
 def test_router_env_names_are_documented():
     documented = facts.documented_env()
-    assert "VOIMID_TRITON_URLS" in documented, "router/config.py no longer documents VOIMID_* names?"
-    for name, service in router_services().items():
-        for var in service["environment"]:
-            # VOMID_ (no I) is the engine/export prefix: the router would silently ignore it.
-            assert var in documented, f"{name}: {var} is not read by router/config.py or store/crypto.py"
+    voimid = services()["voimid"]
+    named = set(re.findall(r"VOIMID_[A-Z0-9_]+", " ".join(voimid["entrypoint"]) + str(voimid.get("environment", ""))))
+    assert named and named <= documented, sorted(named - documented)
 
 
-def test_router_config_loads_with_compose_env():
+def test_router_config_loads_with_compose_secrets():
     from router.config import load_config
 
-    for name, service in router_services().items():
-        mount = next(v for v in service["volumes"] if v.split(":")[1] == ROUTER_CONFIG_PATH)
-        env = {k: str(v) for k, v in service["environment"].items()}
-        config = load_config(COMPOSE / mount.split(":")[0], env=env)
-        assert config.environment == "production" and config.storage.type == "redis", name
-        assert [i.url for i in config.triton.instances] == env["VOIMID_TRITON_URLS"].split(","), name
-        file_only = load_config(COMPOSE / mount.split(":")[0], env={})
-        assert [i.url for i in file_only.triton.instances] == env["VOIMID_TRITON_URLS"].split(","), \
-            f"{name}: the config file's Triton instances differ from VOIMID_TRITON_URLS"
-        secrets = {f"/run/secrets/{s}" for s in service["secrets"]}
-        assert {config.auth.keys_file, config.storage.encryption_key_file} <= secrets, name
+    voimid = services()["voimid"]
+    assert f"../config/production.yaml:{ROUTER_CONFIG_PATH}:ro" in voimid["volumes"]
+    config = load_config(REPO / "config" / "production.yaml", env={"VOIMID_REDIS_PASSWORD": "x"})
+    secrets = {f"/run/secrets/{s}" for s in voimid["secrets"]}
+    assert {config.auth.keys_file, config.storage.encryption_key_file} <= secrets
+    assert "redis_password" in voimid["secrets"] and config.storage.redis_sentinel_master == "vomid"
 
 
-def test_router_config_matches_the_project_production_config():
-    """Same tuning as config/production.yaml; only where secrets, Triton and the audit log live may differ."""
-    project = facts.flatten(yaml.safe_load((REPO / "config" / "production.yaml").read_text()))
-    ours = facts.flatten(yaml.safe_load((COMPOSE / "config" / "production.yaml").read_text()))
-    differing = {k for k in project.keys() | ours.keys() if project.get(k) != ours.get(k)}
-    assert differing <= facts.DEPLOYMENT_KEYS, f"compose/config/production.yaml drifted: {sorted(differing)}"
+def test_services_are_hardened():
+    for name, service in services().items():
+        assert service.get("cap_drop") == ["ALL"], f"{name}: drop every capability"
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        image = service.get("image", "")
+        assert image and not image.endswith(":latest") and ":" in image, f"{name}: pin the image ({image})"
+        if name != "export":  # the exporter writes its cache and repository
+            assert service.get("read_only") is True, f"{name}: read-only root"
+        if service.get("secrets"):
+            assert "10001" in service.get("group_add", []), f"{name}: reads its secrets through group 10001"
+    for name in ("prometheus", "grafana", "alertmanager"):
+        assert all(p.startswith("${VOMID_") and "_BIND:-127.0.0.1}:" in p for p in services()[name]["ports"]), name
+    assert services()["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == \
+        "/run/secrets/grafana_admin_password"
 
 
 def test_router_image():
     instructions = facts.dockerfile(COMPOSE / "Dockerfile.router")
     text = (COMPOSE / "Dockerfile.router").read_text()
-    assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+$", text, re.M), "pin the base image"
+    assert "-c constraints.txt" in text
     assert not re.search(r"torch|\[export|\[dev", " ".join(a for k, a in instructions if k == "RUN"))
     last = dict(instructions)  # the final stage's values win
     assert facts.exec_form(last["CMD"]) == ["python", "-m", "router", "--config", ROUTER_CONFIG_PATH]
     assert last["USER"] not in ("root", "0")
     health = last["HEALTHCHECK"]
-    assert "/health" in health and "/health" in facts.router_routes()
+    assert "/health/ready" in health and "/health/ready" in facts.router_routes()
     assert "8080" in last["EXPOSE"].split()
+
+
+def test_constraints_pin_every_base_dependency():
+    pins = dict(line.split("==") for line in (COMPOSE / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~\[; ]", d)[0].lower().replace("_", "-") for d in dependencies}
+    assert names <= set(pins), f"missing pins (python scripts/lock_constraints.py): {sorted(names - set(pins))}"
 
 
 def test_triton_image_pins_match_pyproject():
@@ -197,7 +237,7 @@ def test_triton_image_pins_match_pyproject():
 def test_export_service():
     entrypoint = (COMPOSE / "export-entrypoint.sh").read_text()
     assert "python -m tools.export --output" in entrypoint
-    assert "pip install '.[export]'" in (COMPOSE / "Dockerfile.export").read_text()
+    assert "pip install -c constraints.txt '.[export]'" in (COMPOSE / "Dockerfile.export").read_text()
     export = services()["export"]
     default = re.fullmatch(r"\$\{VOMID_EXPORT_TARGET:-(\w[\w-]*)\}", export["environment"]["VOMID_EXPORT_TARGET"])
     assert default and default.group(1) in facts.export_targets()
@@ -209,10 +249,17 @@ def test_export_service():
         assert services()[name]["depends_on"]["export"]["condition"] == "service_completed_successfully"
 
 
-def test_redis_is_persistent():
-    redis = services()["redis"]
-    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
-    assert any(v.endswith(":/data") and not v.startswith(".") for v in redis["volumes"])
+def test_redis_is_persistent_replicated_and_watched():
+    conf = (COMPOSE / "redis" / "redis.conf").read_text()
+    assert re.search(r"^appendonly yes$", conf, re.M)
+    nodes = {n: s for n, s in services().items() if re.fullmatch(r"redis-\d+", n)}
+    sentinels = [n for n in services() if re.fullmatch(r"sentinel-\d+", n)]
+    assert len(nodes) >= 3 and len(sentinels) >= 3, "a master, two replicas and a Sentinel quorum"
+    for name, node in nodes.items():
+        assert any(v.endswith(":/data") and not v.startswith(".") for v in node["volumes"]), name
+        assert node["entrypoint"][-1] == "server" and f"{name}.redis" in aliases(node)
+    sentinel = (COMPOSE / "redis" / "sentinel.conf").read_text()
+    assert re.search(r"^sentinel monitor vomid redis-0\.redis 6379 2$", sentinel, re.M)
 
 
 def test_grafana_provisioning_points_at_the_dashboards():

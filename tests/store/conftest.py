@@ -26,26 +26,45 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A throwaway redis-server (no persistence) that tests can also stop to simulate an outage."""
+    """A throwaway redis-server (no persistence unless asked) that tests can also stop or kill."""
 
-    def __init__(self, workdir: Path):
-        self.port = free_port()
+    def __init__(self, workdir: Path, *extra: str, client: dict | None = None, port: int | None = None,
+                 binary: str | None = None):
+        self.port = port or free_port()
+        self.workdir = Path(workdir)
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen(
-            [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:  # poll for readiness: no fixed sleep
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"redis-server did not start: {self.proc.stderr.read()!r}")
-                time.sleep(0.02)
-        client.close()
+        self.client_kwargs = {"port": self.port, **(client or {})}
+        defaults = ["--save", "", "--appendonly", "no"]
+        args = [binary or REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", *defaults,
+                "--dir", str(workdir), *extra]
+        if "--tls-port" in extra:
+            args[args.index("--port") + 1] = "0"
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.wait_ready()
+
+    def client(self, **kw) -> redis.Redis:
+        return redis.Redis(**{**self.client_kwargs, **kw})
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        client = self.client(socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:  # poll for readiness: no fixed sleep
+                try:
+                    client.ping()
+                    return
+                except (redis.ConnectionError, redis.BusyLoadingError):
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(f"redis-server did not start: {self.proc.stderr.read()!r}")
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -12,8 +12,8 @@ from store.config import StorageConfig
 from store.crypto import Cipher, generate_key, parse_key
 from store.errors import StoreConfigError
 from store.factory import create_store
-from store.framing import read_frames
-from store.records import unseal_op
+from store.container import inspect
+from store.records import decode_op
 
 from .conftest import unit
 
@@ -79,8 +79,7 @@ def ops_on_disk(path: Path, key: str) -> list:
     cipher = Cipher(parse_key(key, "k"))
     out = []
     for f in sorted(path.glob("*.bin")):
-        for blob in read_frames(f).payloads:
-            out.append(unseal_op(blob, cipher))
+        out += [decode_op(p) for p in inspect(f, cipher).plaintexts]
     return out
 
 
@@ -93,7 +92,8 @@ async def test_compaction_and_erasure_from_disk(tmp_path, key, rng):
     await s.settle()
     assert list(tmp_path.glob("snapshot-*.bin"))
     on_disk = ops_on_disk(tmp_path, key)
-    assert all(op == "put" and rec.user_id not in (victim, second) for op, rec in on_disk)
+    assert all((op == "put" and rec.user_id not in (victim, second)) or op in ("end", "close")
+               for op, rec in on_disk)
     assert all(b"u4-victim" not in f.read_bytes() for f in tmp_path.glob("*.bin"))  # names are encrypted too
     await s.close()
     s = await opened(tmp_path, key)
@@ -175,3 +175,37 @@ async def test_kill_9_loses_no_acknowledged_write(tmp_path, key):
         # An unacknowledged trailing write may or may not be there; nothing else may appear.
         assert await s.count() - len(expected) in (0, 1)
         await s.close()
+
+
+def write_v1(path: Path, kind: str, key: str, payloads: list[bytes]) -> None:
+    """A version 1 file as the previous release wrote it (constant associated data, no sync markers)."""
+    import json
+    import struct
+    import zlib
+    cipher = Cipher(parse_key(key, "k"))
+    head = json.dumps({"kind": kind, "key_id": cipher.key_id, "dim": DIM}).encode()
+    out = b"VOMIDv1\n" + struct.pack("<I", len(head)) + head
+    for p in payloads:
+        blob = cipher.encrypt(p, b"vomid-op-v1")
+        out += struct.pack("<II", len(blob), zlib.crc32(blob)) + blob
+    path.write_bytes(out)
+
+
+async def test_version_1_store_and_backup_are_read_then_rewritten(tmp_path, key, rng):
+    from store.backup import read_backup
+    from store.framing import MAGIC
+    from store.records import UserRecord, encode_delete, encode_end, encode_put
+    recs = [UserRecord(f"v{i}", f"name{i}", {}, 1.0 + i, 1.0 + i, unit(rng, DIM)[None, :]) for i in range(3)]
+    d = tmp_path / "v1"
+    d.mkdir()
+    write_v1(d / "snapshot-1.bin", "snapshot", key, [encode_put(recs[0]), encode_put(recs[1])])
+    write_v1(d / "log-1.bin", "log", key, [encode_put(recs[2]), encode_delete("v1")])
+    s = await opened(d, key)
+    assert [u.user_id for u in (await s.list_users()).items] == ["v0", "v2"]
+    await s.close()
+    assert all(f.read_bytes().startswith(MAGIC) for f in d.glob("*.bin"))  # rewritten as version 2
+    s = await opened(d, key)
+    assert await s.count() == 2
+    await s.close()
+    write_v1(tmp_path / "old.backup", "backup", key, [encode_put(recs[1]), encode_end(1)])
+    assert [r.user_id for r in read_backup(tmp_path / "old.backup", Cipher(parse_key(key, "k")))] == ["v1"]
