@@ -9,16 +9,21 @@ import argparse
 import os
 from pathlib import Path
 
+from engine.contract import DEFAULT_FAMILY, FAMILIES
 from tools.export.repository import TARGETS, RepositoryOptions
 from tools.export.sources import DEFAULT_MODEL_ID
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_argument_group("weights (pick one; default: VOMID_MODEL_PATH, else the ModelScope model)")
+    parser.add_argument("--model", choices=tuple(FAMILIES), default=os.environ.get("VOMID_MODEL") or None,
+                        help=f"model family (env VOMID_MODEL; default {DEFAULT_FAMILY}): campplus needs CAM++ weights "
+                             "(ModelScope or a file); ge2e is Resemblyzer's GE2E encoder, shipped on PyPI, no hub")
+    source = parser.add_argument_group("CAM++ weights (pick one; default: VOMID_MODEL_PATH, else the ModelScope model)")
     group = source.add_mutually_exclusive_group()
     group.add_argument("--model-id", help=f"ModelScope model id (default {DEFAULT_MODEL_ID})")
     group.add_argument("--model-dir", type=Path, help="a ModelScope snapshot directory on disk")
-    group.add_argument("--checkpoint", type=Path, help="CAM++ PyTorch state dict (.bin/.pt)")
+    group.add_argument("--checkpoint", type=Path,
+                       help="CAM++ PyTorch state dict (.bin/.pt); with --model ge2e, a GE2E encoder .pt")
     group.add_argument("--onnx", type=Path, help="an existing CAM++ ONNX file (validated, then used as is)")
     group.add_argument("--random-weights", action="store_true",
                        help="untrained network, for tests and demos ONLY (every response says so)")
@@ -52,7 +57,7 @@ def request_from_args(args: argparse.Namespace):
     from tools.export.pipeline import ExportRequest
 
     return ExportRequest(
-        output=args.output, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
+        output=args.output, model=args.model or DEFAULT_FAMILY, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
         onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
         repository=RepositoryOptions(
