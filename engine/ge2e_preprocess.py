@@ -8,7 +8,12 @@ change: scipy's binary dilation by a flat window is written as a convolution (th
 from __future__ import annotations
 
 import numpy as np
-import webrtcvad
+
+try:
+    import webrtcvad
+except ImportError as exc:  # webrtcvad 2.0.10's wrapper (pulled in by resemblyzer) needs pkg_resources
+    raise ImportError(f"the webrtcvad module cannot be imported ({exc}); webrtcvad-wheels provides it without "
+                      "pkg_resources: pip install --force-reinstall --no-deps webrtcvad-wheels") from exc
 
 from engine.contract import InputRejected
 from engine.ge2e_config import Ge2eConfig

@@ -1,8 +1,8 @@
 """The GE2E export's self-check: the served pipeline against Resemblyzer's own, on real speech at 1-30 s.
 
 Reference: `VoiceEncoder(weights).embed_utterance(preprocess_wav(wave, 16000))` (PyTorch, librosa, webrtcvad).
-Served: engine.ge2e_mel.Ge2eFrontEnd + engine.ge2e_embedder.Ge2eEmbedder on the exported ONNX graph, the code the
-Triton models run. Any difference in preprocessing, mel settings, windowing, averaging or the graph shows here.
+Served: engine.local_pipeline (Ge2eFrontEnd + Ge2eEmbedder) on the exported ONNX graph, the code the Triton
+models run. Any difference in preprocessing, mel settings, windowing, averaging or the graph shows here.
 """
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.contract import SAMPLE_RATE
-from engine.ge2e_embedder import Ge2eEmbedder
-from engine.ge2e_mel import Ge2eFrontEnd
+from engine.contract import GE2E, SAMPLE_RATE
+from engine.local_pipeline import LocalPipeline
 from tools.export.errors import ExportError, ParityError
 from tools.export.onnx_export import MIN_COSINE
 from tools.export.real_speech import CHECK_SECONDS, speech_of_lengths
@@ -34,8 +33,7 @@ def resemblyzer_reference(weights: Path):
 
 
 def served_pipeline(onnx_path: Path):
-    front_end, embedder = Ge2eFrontEnd(), Ge2eEmbedder(onnx_path)
-    return lambda wave: embedder.embed_many([front_end(wave)])[0]
+    return LocalPipeline(GE2E.name, onnx_path).embed
 
 
 def check_against_resemblyzer(onnx_path: Path, weights: Path, waves: list[np.ndarray] | None = None) -> list[float]:

@@ -106,11 +106,9 @@ def _campplus_threshold(request: ExportRequest, onnx_path: Path, dim: int) -> tu
     fallback, card = CARD_THRESHOLDS.get(dim, CARD_THRESHOLDS[512])
     if not request.calibrate:
         return fallback, card
-    from engine.embedder import OnnxEmbedder
-    from engine.features import FbankExtractor
+    from engine.local_pipeline import LocalPipeline
 
-    extractor, embedder = FbankExtractor(), OnnxEmbedder(onnx_path)
-    return calibration.recommended_threshold(lambda wave: embedder.embed(extractor(wave)[None])[0], fallback, card)
+    return calibration.recommended_threshold(LocalPipeline(CAMPPLUS.name, onnx_path).embed, fallback, card)
 
 
 def _export_checked(model, onnx_path: Path) -> list[float]:
