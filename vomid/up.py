@@ -17,7 +17,7 @@ from router.balancer.config import InstanceConfig
 from router.config import RouterConfig, load_config
 from router.logs import setup_logging
 from engine.contract import family
-from tools.export.arguments import add_repository_arguments, add_source_arguments
+from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model
 from tools.export.errors import ExportError
 
 log = logging.getLogger("vomid.up")
@@ -50,11 +50,12 @@ def served_model(repository: Path) -> str:
 
 
 def ensure_models(args: argparse.Namespace) -> None:
+    wanted = chosen_model(args)
     if has_models(args.output):
         served = served_model(args.output)
-        if args.model and served != args.model:
-            raise ExportError(f"{args.output} serves the {served} model, not {args.model}: delete {args.output} "
-                              f"to export {args.model}, or drop --model to keep serving {served}")
+        if wanted and served != wanted:
+            raise ExportError(f"{args.output} serves the {served} model, not {wanted}: delete {args.output} "
+                              f"to export {wanted}, or drop --model to keep serving {served}")
         log.info("using the %s model already in %s (delete it to export again)", served, args.output)
         return
     try:

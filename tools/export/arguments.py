@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from engine.contract import DEFAULT_FAMILY, FAMILIES
+from tools.export.errors import ExportError
 from tools.export.repository import TARGETS, RepositoryOptions
 from tools.export.sources import DEFAULT_MODEL_ID
 
@@ -52,12 +53,19 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
                       help="frame budget of one onnxruntime call")
 
 
+def chosen_model(args: argparse.Namespace) -> str | None:
+    """--model (or VOMID_MODEL, which argparse does not check); None when neither is given."""
+    if args.model is not None and args.model not in FAMILIES:
+        raise ExportError(f"unknown model {args.model!r} (--model / VOMID_MODEL): choose one of {', '.join(FAMILIES)}")
+    return args.model
+
+
 def request_from_args(args: argparse.Namespace):
     """The ExportRequest the options describe (imports the export pipeline, which needs the export extra)."""
     from tools.export.pipeline import ExportRequest
 
     return ExportRequest(
-        output=args.output, model=args.model or DEFAULT_FAMILY, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
+        output=args.output, model=chosen_model(args) or DEFAULT_FAMILY, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
         onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
         repository=RepositoryOptions(

@@ -82,12 +82,16 @@ class Manifest:
         return asdict(self) | {"model_id": self.model_id}
 
     def parameters(self) -> dict[str, str]:
-        """The ensemble config's `parameters`: what clients read to learn which model answers."""
+        """The ensemble config's `parameters`: what clients read to learn which model answers.
+
+        Empty values are left out: Triton's JSON view of a config drops empty strings' `string_value` anyway.
+        """
         threshold = "" if self.recommended_threshold is None else f"{self.recommended_threshold:.4f}"
-        return {"embedding_dim": str(self.embedding_dim), "random_weights": str(self.random_weights).lower(),
-                "source": self.source, "model_sha256": self.model_sha256, "target": self.target,
-                "model_name": self.model_name, "weights_sha256": self.weights_sha256, "model_id": self.model_id,
-                "recommended_threshold": threshold, "threshold_source": self.threshold_source}
+        params = {"embedding_dim": str(self.embedding_dim), "random_weights": str(self.random_weights).lower(),
+                  "source": self.source, "model_sha256": self.model_sha256, "target": self.target,
+                  "model_name": self.model_name, "weights_sha256": self.weights_sha256, "model_id": self.model_id,
+                  "recommended_threshold": threshold, "threshold_source": self.threshold_source}
+        return {key: value for key, value in params.items() if value}
 
 
 def write_repository(root: Path, model_file: Path, manifest: Manifest, options: RepositoryOptions) -> Path:
