@@ -28,6 +28,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--onnx", type=Path, help="an existing CAM++ ONNX file (validated, then used as is)")
     group.add_argument("--random-weights", action="store_true",
                        help="untrained network, for tests and demos ONLY (every response says so)")
+    parser.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                        help="record the documented threshold instead of calibrating on ../shared/audio")
     source.add_argument("--embedding-dim", type=int, default=512, help="embedding size of --random-weights")
     source.add_argument("--seed", type=int, default=0, help="seed of --random-weights")
     source.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "vomid" / "modelscope")
@@ -68,6 +70,7 @@ def request_from_args(args: argparse.Namespace):
         output=args.output, model=chosen_model(args) or DEFAULT_FAMILY, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
         onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
+        calibrate=args.calibrate,
         repository=RepositoryOptions(
             target=args.target, max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
             feature_instances=args.feature_instances, embedding_instances=args.embedding_instances,
