@@ -88,3 +88,21 @@ def test_model_config_names_the_model(client, ge2e_repository):
     assert params["model_id"] == f"ge2e:{KNOWN_SHA256}" == manifest.model_id
     assert 0.5 < float(params["recommended_threshold"]) < 0.9
     assert float(params["recommended_threshold"]) == pytest.approx(manifest.recommended_threshold, abs=1e-4)
+
+
+def test_embedding_model_refuses_counts_that_do_not_fit(client):
+    """Called directly (bypassing ge2e_mel), the embedding model checks the window counts it is given."""
+    windows = np.random.default_rng(0).random((1, 2, 160, 40), dtype=np.float32)
+
+    def infer(count: int):
+        inputs = [grpcclient.InferInput(GE2E.features_tensor, windows.shape, "FP32"),
+                  grpcclient.InferInput(GE2E.partials_tensor, [1, 1], "INT32")]
+        inputs[0].set_data_from_numpy(windows)
+        inputs[1].set_data_from_numpy(np.array([[count]], dtype=np.int32))
+        return client.infer(GE2E.embedding_model, inputs).as_numpy("embedding")
+
+    assert infer(2).shape == (1, 256)
+    for count in (0, 3):
+        with pytest.raises(grpcclient.InferenceServerException, match="must count") as error:
+            infer(count)
+        assert error.value.status() == GRPC_REJECT_STATUS
