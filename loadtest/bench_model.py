@@ -175,8 +175,9 @@ def print_table(title: str, rows: dict) -> None:
     for name, row in rows.items():
         if not isinstance(row, dict):
             continue
+        features, embedding = (row.get(f"avg_batch_{role}", float("nan")) for role in ("features", "embedding"))
         print(f"{name:<22}{row['utt_per_s']:>9.1f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
-              f"{row.get('avg_batch_features', float('nan')):>13.2f}{row.get('avg_batch_embedding', float('nan')):>13.2f}")
+              f"{features:>13.2f}{embedding:>13.2f}")
     print(f"Triton best / onnxruntime best: {rows['ratio_triton_best_vs_onnxruntime_best']:.3f} (target >= 0.95)")
 
 

@@ -67,7 +67,8 @@ def request_from_args(args: argparse.Namespace):
     from tools.export.pipeline import ExportRequest
 
     return ExportRequest(
-        output=args.output, model=chosen_model(args) or DEFAULT_FAMILY, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
+        output=args.output, model=chosen_model(args) or DEFAULT_FAMILY, model_id=args.model_id,
+        model_dir=args.model_dir, checkpoint=args.checkpoint,
         onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
         calibrate=args.calibrate,

@@ -36,8 +36,8 @@ def export_ge2e(request) -> Manifest:
         ge2e.export_onnx(model, onnx_path)
         cosines = ge2e_check.check_against_resemblyzer(onnx_path, weights)
         graph = onnx.load(str(onnx_path))
-        onnx_graph.set_metadata(graph, {"vomid_source": source, "vomid_model": GE2E.name, "vomid_random_weights": "False",
-                                        "vomid_embedding_dim": str(ge2e.EMBEDDING_DIM)})
+        onnx_graph.set_metadata(graph, {"vomid_source": source, "vomid_model": GE2E.name,
+                                        "vomid_random_weights": "False", "vomid_embedding_dim": str(ge2e.EMBEDDING_DIM)})
         onnx.save(graph, str(onnx_path))
         threshold, how = _threshold(request, onnx_path)
         manifest = Manifest(embedding_dim=ge2e.EMBEDDING_DIM, source=source, random_weights=False, target="cpu",
