@@ -1,4 +1,4 @@
-"""Runs the CAM++ ONNX graph on many variable-length feature matrices at once.
+"""Runs a served ONNX embedding graph (CAM++, GE2E) on many variable-length feature matrices at once.
 
 Batching strategy (measured, see README "Batching"): CAM++ has convolutions and time pooling over the whole
 utterance, so zero-padding a short utterance to a longer one changes its embedding. Items are therefore grouped
@@ -14,9 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-
-INPUT_NAME = "fbank"
-OUTPUT_NAME = "embedding"
 
 
 @dataclass(frozen=True)
@@ -34,14 +31,18 @@ class OnnxEmbedder:
         options.inter_op_num_threads = self.config.inter_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        # The export names them (engine.contract): fbank/mel -> embedding; reading them keeps one graph-agnostic class.
+        self.input_name = self._session.get_inputs()[0].name
+        self.output_name = self._session.get_outputs()[0].name
         self.embedding_dim = self._session.get_outputs()[0].shape[1]
 
     def embed(self, feats: np.ndarray) -> np.ndarray:
-        """(B, T, 80) -> (B, D) unit vectors."""
-        return self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(feats, dtype=np.float32)})[0]
+        """(B, T, F) -> (B, D) unit vectors."""
+        feats = np.ascontiguousarray(feats, dtype=np.float32)
+        return self._session.run([self.output_name], {self.input_name: feats})[0]
 
     def embed_many(self, items: list[np.ndarray]) -> list[np.ndarray]:
-        """Embeds a list of (b_i, T_i, 80) arrays; returns (b_i, D) arrays in the same order."""
+        """Embeds a list of (b_i, T_i, F) arrays; returns (b_i, D) arrays in the same order."""
         rows_by_length: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for item_index, item in enumerate(items):
             for row in range(item.shape[0]):

@@ -1,10 +1,13 @@
 """Model-path benchmark: PyTorch eager vs in-process onnxruntime vs Triton gRPC, on the same clips, in one run.
 
-    python -m loadtest.bench_model [--repository DIR] [--clips 64] [--json loadtest/results/model.json]
+    python -m loadtest.bench_model [--model ge2e] [--repository DIR] [--clips 64] [--json loadtest/results/model.json]
 
-Without --repository it exports a random-weight CAM++ (speed does not depend on the weights). Every path
-includes the fbank front end, so each number is waveform -> embedding. Prints utt/s, p50/p99 latency, Triton's
-average batch sizes (from its metrics) and the ratio of Triton's best throughput to in-process onnxruntime's.
+CAM++ always runs (without --repository, a random-weight export: speed does not depend on the weights);
+`--model ge2e` adds the GE2E (Resemblyzer) model beside it, exported from its packaged weights, and the ratio of
+their best Triton throughputs. The clips are real speech (the export's shipped LibriSpeech utterance, cut and
+repeated): GE2E trims silence, so its cost depends on content. Every path includes the model's front end, so each
+number is waveform -> embedding. Prints utt/s, p50/p99 latency, Triton's average batch sizes (from its metrics)
+and the ratio of Triton's best throughput to in-process onnxruntime's.
 """
 from __future__ import annotations
 
@@ -12,25 +15,30 @@ import argparse
 import asyncio
 import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import tritonclient.grpc.aio as grpcaio
 
-from engine.embedder import OnnxEmbedder
+from engine.contract import CAMPPLUS, EMBEDDING, ENSEMBLE_MODEL, GE2E, WAVEFORM, WAVEFORM_DTYPE, family
 from engine.features import FbankExtractor
-from vomid.tritonserver import TritonServer
+from engine.local_pipeline import LocalPipeline
 from loadtest.repository import benchmark_repository
-from tools.export.repository import EMBEDDING_MODEL, ENSEMBLE_MODEL, FEATURES_MODEL
+from tools.export.real_speech import load_speech
+from vomid.tritonserver import TritonServer
 
 SAMPLE_RATE = 16000
 
 
 def make_clips(kind: str, count: int, seed: int = 0) -> list[np.ndarray]:
-    """Speech-like noise (the model's speed does not depend on content): 3 s each, or uniform 1-30 s."""
+    """Real speech at random offsets of the repeated utterance: 3 s each, or uniform 1-30 s."""
     rng = np.random.default_rng(seed)
     seconds = [3.0] * count if kind == "3s" else list(rng.uniform(1.0, 30.0, size=count))
-    return [(rng.standard_normal(int(s * SAMPLE_RATE)) * 0.05).astype(np.float32) for s in seconds]
+    speech = load_speech()
+    source = np.tile(speech, -(-60 * SAMPLE_RATE // len(speech)))
+    starts = rng.integers(0, len(source) - 30 * SAMPLE_RATE, size=count)
+    return [source[s: s + int(sec * SAMPLE_RATE)].copy() for s, sec in zip(starts, seconds)]
 
 
 def summarize(latencies: list[float], elapsed: float) -> dict:
@@ -39,7 +47,8 @@ def summarize(latencies: list[float], elapsed: float) -> dict:
             "p99_ms": float(np.percentile(lat, 99))}
 
 
-def bench_torch(clips, repository_source: str | None) -> dict | None:
+def bench_torch(clips) -> dict | None:
+    """CAM++ eager PyTorch (random weights), the baseline the export replaces."""
     try:
         import torch
 
@@ -58,14 +67,15 @@ def bench_torch(clips, repository_source: str | None) -> dict | None:
     return summarize(latencies, time.perf_counter() - start)
 
 
-def bench_onnxruntime(clips, onnx_path: Path, batch: int) -> dict:
-    extractor, embedder = FbankExtractor(), OnnxEmbedder(onnx_path)
-    embedder.embed(extractor(clips[0])[None])  # warm-up
+def bench_onnxruntime(clips, onnx_path: Path, batch: int, model_name: str = CAMPPLUS.name) -> dict:
+    """In-process front end + onnxruntime, `batch` clips per embedding-graph pass (the engine's own grouping)."""
+    pipeline = LocalPipeline(model_name, onnx_path)
+    pipeline.embed(clips[0])  # warm-up
     latencies = []
     start = time.perf_counter()
     for i in range(0, len(clips), batch):
         t0 = time.perf_counter()
-        embedder.embed_many([extractor(w)[None] for w in clips[i:i + batch]])
+        pipeline.embed_many(clips[i:i + batch])
         latencies += [time.perf_counter() - t0] * len(clips[i:i + batch])
     return summarize(latencies, time.perf_counter() - start)
 
@@ -78,10 +88,10 @@ async def _triton_run(url: str, clips, concurrency: int) -> dict:
     async def worker():
         while queue:
             _, wave = queue.pop()
-            tensor = grpcaio.InferInput("waveform", [1, len(wave)], "FP32")
+            tensor = grpcaio.InferInput(WAVEFORM, [1, len(wave)], WAVEFORM_DTYPE)
             tensor.set_data_from_numpy(wave[None])
             t0 = time.perf_counter()
-            await client.infer(ENSEMBLE_MODEL, [tensor])
+            await client.infer(ENSEMBLE_MODEL, [tensor], outputs=[grpcaio.InferRequestedOutput(EMBEDDING)])
             latencies.append(time.perf_counter() - t0)
 
     start = time.perf_counter()
@@ -91,59 +101,83 @@ async def _triton_run(url: str, clips, concurrency: int) -> dict:
     return summarize(latencies, elapsed)
 
 
-def bench_triton(server: TritonServer, clips, concurrency: int) -> dict:
+def bench_triton(server: TritonServer, model_name: str, clips, concurrency: int) -> dict:
     asyncio.run(_triton_run(server.grpc_url, clips[:4], 2))  # warm-up
     before = server.inference_counts()
     result = asyncio.run(_triton_run(server.grpc_url, clips, concurrency))
     after = server.inference_counts()
-    for model in (FEATURES_MODEL, EMBEDDING_MODEL):
+    models = family(model_name)
+    for role, model in (("features", models.features_model), ("embedding", models.embedding_model)):
         count = after[model][0] - before[model][0]
         executions = after[model][1] - before[model][1]
-        result[f"avg_batch_{model}"] = count / executions if executions else 0.0
+        result[f"avg_batch_{role}"] = count / executions if executions else 0.0
     return result
+
+
+def bench_model(model_name: str, repository: Path, clips_by_kind: dict, args) -> dict:
+    onnx_path = repository / family(model_name).embedding_model / "1" / "model.onnx"
+    report = {}
+    with TritonServer(repository, name=f"bench-{model_name}") as server:
+        for kind, clips in clips_by_kind.items():
+            rows = {}
+            if model_name == CAMPPLUS.name and not args.skip_torch:
+                rows["pytorch_eager"] = bench_torch(clips[: max(8, args.clips // 4)])
+            rows["onnxruntime_b1"] = bench_onnxruntime(clips, onnx_path, 1, model_name)
+            rows["onnxruntime_b16"] = bench_onnxruntime(clips, onnx_path, 16, model_name)
+            for concurrency in args.concurrency:
+                rows[f"triton_grpc_c{concurrency}"] = bench_triton(server, model_name, clips, concurrency)
+            best_ort = max(rows["onnxruntime_b1"]["utt_per_s"], rows["onnxruntime_b16"]["utt_per_s"])
+            rows["ratio_triton_best_vs_onnxruntime_best"] = best_triton(rows) / best_ort
+            report[kind] = rows
+            print_table(f"{family(model_name).title}, {kind} clips", rows)
+    return report
+
+
+def best_triton(rows: dict) -> float:
+    return max(v["utt_per_s"] for k, v in rows.items() if k.startswith("triton"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repository", type=Path, help="model repository (default: export random weights)")
+    parser.add_argument("--model", choices=(CAMPPLUS.name, GE2E.name), default=CAMPPLUS.name,
+                        help="ge2e: also benchmark GE2E beside CAM++ in the same run")
+    parser.add_argument("--repository", type=Path, help="CAM++ model repository (default: export random weights)")
+    parser.add_argument("--ge2e-repository", type=Path, help="GE2E model repository (default: export it)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--skip-torch", action="store_true")
     parser.add_argument("--json", type=Path, default=Path("loadtest/results/model.json"))
     args = parser.parse_args(argv)
 
-    with benchmark_repository(args.repository) as repository:
-        onnx_path = repository / EMBEDDING_MODEL / "1" / "model.onnx"
-        report: dict = {"clips": args.clips}
-        with TritonServer(repository, name="bench") as server:
-            for kind in ("3s", "mixed"):
-                clips = make_clips(kind, args.clips)
-                rows = {}
-                if not args.skip_torch:
-                    rows["pytorch_eager"] = bench_torch(clips[: max(8, args.clips // 4)], None)
-                rows["onnxruntime_b1"] = bench_onnxruntime(clips, onnx_path, 1)
-                rows["onnxruntime_b16"] = bench_onnxruntime(clips, onnx_path, 16)
-                for concurrency in args.concurrency:
-                    rows[f"triton_grpc_c{concurrency}"] = bench_triton(server, clips, concurrency)
-                best_ort = max(rows["onnxruntime_b1"]["utt_per_s"], rows["onnxruntime_b16"]["utt_per_s"])
-                best_triton = max(v["utt_per_s"] for k, v in rows.items() if k.startswith("triton"))
-                rows["ratio_triton_best_vs_onnxruntime_best"] = best_triton / best_ort
-                report[kind] = rows
-                print_table(kind, rows)
+    clips_by_kind = {kind: make_clips(kind, args.clips) for kind in ("3s", "mixed")}
+    report: dict = {"clips": args.clips}
+    models = {CAMPPLUS.name: args.repository}
+    if args.model == GE2E.name:
+        models[GE2E.name] = args.ge2e_repository
+    with ExitStack() as stack:
+        for model_name, given in models.items():
+            repository = stack.enter_context(benchmark_repository(given, model=model_name))
+            report[model_name] = bench_model(model_name, repository, clips_by_kind, args)
+    if GE2E.name in report:
+        report["ratio_ge2e_vs_campplus_triton_best"] = {
+            kind: best_triton(report[GE2E.name][kind]) / best_triton(report[CAMPPLUS.name][kind])
+            for kind in clips_by_kind}
+        print(f"\nGE2E / CAM++ best Triton throughput: {report['ratio_ge2e_vs_campplus_triton_best']}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwritten {args.json}")
     return 0
 
 
-def print_table(kind: str, rows: dict) -> None:
-    print(f"\n== {kind} clips ==")
-    print(f"{'path':<22}{'utt/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'batch fbank':>13}{'batch campplus':>16}")
+def print_table(title: str, rows: dict) -> None:
+    print(f"\n== {title} ==")
+    print(f"{'path':<22}{'utt/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'batch feats':>13}{'batch embed':>13}")
     for name, row in rows.items():
-        if not isinstance(row, dict) or row is None:
+        if not isinstance(row, dict):
             continue
+        features, embedding = (row.get(f"avg_batch_{role}", float("nan")) for role in ("features", "embedding"))
         print(f"{name:<22}{row['utt_per_s']:>9.1f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
-              f"{row.get('avg_batch_fbank', float('nan')):>13.2f}{row.get('avg_batch_campplus', float('nan')):>16.2f}")
+              f"{features:>13.2f}{embedding:>13.2f}")
     print(f"Triton best / onnxruntime best: {rows['ratio_triton_best_vs_onnxruntime_best']:.3f} (target >= 0.95)")
 
 

@@ -1,4 +1,5 @@
-"""The model repository a benchmark serves: the operator's, or a random-weight export (speed ignores weights)."""
+"""The model repository a benchmark serves: the operator's, or an export (CAM++: random weights, since speed
+ignores weights; GE2E: the real packaged weights, which are all it has)."""
 from __future__ import annotations
 
 import tempfile
@@ -6,11 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine.contract import CAMPPLUS
 from tools.export.repository import RepositoryOptions
 
 
 @contextmanager
-def benchmark_repository(given: Path | None, options: RepositoryOptions | None = None) -> Iterator[Path]:
+def benchmark_repository(given: Path | None, options: RepositoryOptions | None = None,
+                         model: str = CAMPPLUS.name) -> Iterator[Path]:
     if given is not None:
         yield given
         return
@@ -18,5 +21,6 @@ def benchmark_repository(given: Path | None, options: RepositoryOptions | None =
 
     with tempfile.TemporaryDirectory(prefix="vomid-bench-") as tmp:
         repository = Path(tmp) / "repo"
-        run_export(ExportRequest(output=repository, random_weights=True, repository=options or RepositoryOptions()))
+        run_export(ExportRequest(output=repository, model=model, random_weights=model == CAMPPLUS.name,
+                                 calibrate=False, repository=options or RepositoryOptions()))
         yield repository

@@ -20,3 +20,6 @@ if [ -n "$extras" ]; then
 else
   python -m pip install -q -e .
 fi
+# Resemblyzer (export extra) requires the sdist `webrtcvad`, whose wrapper imports pkg_resources (gone from
+# setuptools >= 81) and may overwrite webrtcvad-wheels' copy of the same module: put the wheels' copy back.
+python -c "import webrtcvad" 2>/dev/null || python -m pip install -q --force-reinstall --no-deps "webrtcvad-wheels>=2.0.14"

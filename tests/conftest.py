@@ -1,4 +1,5 @@
-"""Session fixtures shared by every test package: a random-weight CAM++ repository and real Triton servers."""
+"""Session fixtures shared by every test package: model repositories (a random-weight CAM++, the real GE2E) and
+real Triton servers on them."""
 from __future__ import annotations
 
 import logging
@@ -39,12 +40,32 @@ def model_repository(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def triton_factory(model_repository):
-    """Starts real tritonserver processes on free ports; all are stopped at the end of the session."""
+def ge2e_repository(tmp_path_factory) -> Path:
+    """A CPU model repository of the real GE2E encoder (Resemblyzer's PyPI weights), exported once per session.
+
+    The export checks itself against Resemblyzer on real speech and records the threshold it calibrates on
+    ../shared/audio (or the documented constant where that is absent): see the manifest.
+    """
+    pytest.importorskip("torch", reason="PyTorch (the export extra) is needed to export GE2E")
+    from tools.export.pipeline import ExportRequest, run_export
+    from tools.export.repository import RepositoryOptions
+
+    root = tmp_path_factory.mktemp("ge2e_repository")
+    run_export(ExportRequest(output=root, model="ge2e", repository=RepositoryOptions(max_queue_delay_us=5000)))
+    return root
+
+
+@pytest.fixture(scope="session")
+def triton_factory(request):
+    """Starts real tritonserver processes on free ports; all are stopped at the end of the session.
+
+    Without a repository it serves the random-weight CAM++ one (exported only when first needed).
+    """
     servers: list[TritonServer] = []
 
     def start(repository: Path | None = None, name: str | None = None) -> TritonServer:
-        server = TritonServer(repository or model_repository, name=name or f"triton{len(servers)}")
+        repository = repository or request.getfixturevalue("model_repository")
+        server = TritonServer(repository, name=name or f"triton{len(servers)}")
         servers.append(server)
         return server.start()
 
@@ -54,8 +75,14 @@ def triton_factory(model_repository):
 
 
 @pytest.fixture(scope="session")
-def triton(triton_factory) -> TritonServer:
-    return triton_factory(name="triton-main")
+def triton(triton_factory, model_repository) -> TritonServer:
+    return triton_factory(model_repository, name="triton-main")
+
+
+@pytest.fixture(scope="session")
+def ge2e_triton(triton_factory, ge2e_repository) -> TritonServer:
+    """A tritonserver serving the real GE2E model: for accuracy tests at any level (engine, router, SDK)."""
+    return triton_factory(ge2e_repository, name="triton-ge2e")
 
 
 @pytest.fixture(scope="session")

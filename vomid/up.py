@@ -16,7 +16,8 @@ from router.app import serve
 from router.balancer.config import InstanceConfig
 from router.config import RouterConfig, load_config
 from router.logs import setup_logging
-from tools.export.arguments import add_repository_arguments, add_source_arguments
+from engine.contract import family
+from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model
 from tools.export.errors import ExportError
 
 log = logging.getLogger("vomid.up")
@@ -39,9 +40,23 @@ def has_models(repository: Path) -> bool:
     return repository.is_dir() and any(repository.glob("*/config.pbtxt"))
 
 
+def served_model(repository: Path) -> str:
+    from tools.export.repository import read_manifest
+
+    try:
+        return read_manifest(repository).model_name
+    except (OSError, ValueError, TypeError):  # no or unreadable manifest: a repository made by hand
+        return "unknown"
+
+
 def ensure_models(args: argparse.Namespace) -> None:
+    wanted = chosen_model(args)
     if has_models(args.output):
-        log.info("using the models already in %s (delete it to export again)", args.output)
+        served = served_model(args.output)
+        if wanted and served != wanted:
+            raise ExportError(f"{args.output} serves the {served} model, not {wanted}: delete {args.output} "
+                              f"to export {wanted}, or drop --model to keep serving {served}")
+        log.info("using the %s model already in %s (delete it to export again)", served, args.output)
         return
     try:
         from tools.export.arguments import request_from_args
@@ -50,9 +65,11 @@ def ensure_models(args: argparse.Namespace) -> None:
         raise ExportError(f"{args.output} holds no model and exporting one needs the export extra "
                           f"(pip install 'edge-vomid[export]'): {exc}") from None
 
-    print(f"exporting CAM++ into {args.output} (first start only)...", flush=True)
-    manifest = run_export(request_from_args(args))
-    print(f"exported {manifest.embedding_dim}-dim CAM++ ({manifest.source})", flush=True)
+    request = request_from_args(args)
+    print(f"exporting {family(request.model).title} into {args.output} (first start only)...", flush=True)
+    manifest = run_export(request)
+    print(f"exported {manifest.embedding_dim}-dim {family(manifest.model_name).title} ({manifest.source}); "
+          f"recommended threshold {manifest.recommended_threshold} ({manifest.threshold_source})", flush=True)
 
 
 def ensure_secrets(config: RouterConfig) -> None:

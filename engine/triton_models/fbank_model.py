@@ -1,11 +1,13 @@
-"""Triton model: 16 kHz mono float32 waveform (B, N) -> mean-normalised fbank (B, T, 80)."""
+"""Triton model: 16 kHz mono float32 waveform (B, N) -> mean-normalised fbank (B, T, 80) for CAM++."""
 from __future__ import annotations
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from engine.contract import CAMPPLUS, WAVEFORM
 from engine.features import FbankConfig, FbankExtractor
 from engine.triton_models.params import model_parameters
+from engine.triton_models.responses import rejection, waveform_problem
 
 
 class TritonPythonModel:
@@ -18,12 +20,12 @@ class TritonPythonModel:
         return [self._one(request) for request in requests]
 
     def _one(self, request):
-        waveform = pb_utils.get_input_tensor_by_name(request, "waveform").as_numpy()
-        if waveform.ndim != 2 or not np.all(np.isfinite(waveform)):
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError("waveform must be finite float32 (B, N)"))
+        waveform = pb_utils.get_input_tensor_by_name(request, WAVEFORM).as_numpy()
+        problem = waveform_problem(waveform)
+        if problem:
+            return rejection(problem)
         feats = np.stack([self.extractor(row) for row in waveform])
         if feats.shape[1] < self.min_frames:
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(
-                f"waveform too short: {waveform.shape[1]} samples give {feats.shape[1]} frames, "
-                f"at least {self.min_frames} are needed"))
-        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("fbank", feats)])
+            return rejection(f"waveform too short: {waveform.shape[1]} samples give {feats.shape[1]} frames, "
+                             f"at least {self.min_frames} are needed")
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(CAMPPLUS.features_tensor, feats)])

@@ -225,7 +225,9 @@ def test_triton_image_pins_match_pyproject():
     assert pins, "Dockerfile.triton installs no pinned engine dependencies"
     assert set(pins) <= {d.split(";")[0].replace(" ", "") for d in dependencies}, "pins differ from pyproject"
     # Everything the python-backend models import (besides the stub's own module) comes from those pins.
-    installed = {re.split(r"[<>=!~\[]", pin)[0].replace("-", "_") for pin in pins} | {"triton_python_backend_utils"}
+    distributions = {re.split(r"[<>=!~\[]", pin)[0].replace("-", "_") for pin in pins}
+    modules = {"webrtcvad_wheels": "webrtcvad"}  # distributions whose module has another name
+    installed = {modules.get(d, d) for d in distributions} | {"triton_python_backend_utils"}
     assert facts.model_code_imports() <= installed, "the Triton image lacks a dependency of engine/triton_models"
     exposed_ports = {int(p) for k, a in facts.dockerfile(COMPOSE / "Dockerfile.triton") if k == "EXPOSE" for p in a.split()}
     assert {triton_port(kind) for kind in facts.TRITON_DEFAULT_PORTS} <= exposed_ports

@@ -11,7 +11,8 @@ import tritonclient.http as httpclient
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
 from tests.shared_data import utterances
-from tools.export.repository import EMBEDDING_MODEL, ENSEMBLE_MODEL, FEATURES_MODEL
+from engine.contract import GRPC_REJECT_STATUS
+from tools.export.repository import EMBEDDING_MODEL, ENSEMBLE_MODEL, FEATURES_MODEL, read_manifest
 
 SAMPLE_RATE = 16000
 
@@ -101,15 +102,22 @@ def test_client_batch_of_equal_lengths(triton):
     assert float(out[0] @ out[2]) >= 0.999  # fbank is log-mel: scaling only shifts it, mean subtraction removes it
 
 
-def test_too_short_audio_is_a_clear_error(triton):
+def test_too_short_audio_is_invalid_argument(triton):
+    """The fbank model's INVALID_ARG crosses the ensemble: clients act on the status, not the message text."""
     client = grpcclient.InferenceServerClient(triton.grpc_url)
-    with pytest.raises(grpcclient.InferenceServerException, match="too short"):
+    with pytest.raises(grpcclient.InferenceServerException, match="too short") as error:
         _grpc_embed(client, np.zeros(200, np.float32))
+    assert error.value.status() == GRPC_REJECT_STATUS
     assert client.is_server_ready()
+    assert _grpc_embed(client, _speech_of_lengths([1.0])[0]).shape == (512,)  # a good request still succeeds
 
 
-def test_model_config_says_random_weights(triton):
+def test_model_config_says_random_weights(triton, model_repository):
     config = grpcclient.InferenceServerClient(triton.grpc_url).get_model_config(ENSEMBLE_MODEL, as_json=True)
     params = {k: v["string_value"] for k, v in config["config"]["parameters"].items()}
     assert params["random_weights"] == "true"
     assert params["embedding_dim"] == "512"
+    assert params["model_name"] == "campplus"
+    assert params["model_id"] == read_manifest(model_repository).model_id
+    assert params["model_id"].startswith("campplus:")
+    assert "recommended_threshold" not in params  # random weights recognise no one: no threshold to recommend

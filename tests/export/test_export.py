@@ -12,7 +12,8 @@ import torch
 from tools.export import cli, onnx_export, onnx_graph, tensorrt
 from tools.export.campplus import EMBEDDING_WEIGHT, load_campplus, random_campplus
 from tools.export.errors import CheckpointError, ParityError, WeightsUnavailable
-from tools.export.pipeline import ExportRequest, run_export
+from tests.shared_data import SPEAKERS_CSV
+from tools.export.pipeline import CARD_THRESHOLDS, ExportRequest, run_export
 from tools.export.repository import (EMBEDDING_MODEL, ENSEMBLE_MODEL, FEATURES_MODEL, RepositoryOptions,
                                      embedding_config, read_manifest)
 
@@ -46,8 +47,12 @@ def _assert_serves(model, repo: Path):
 
 
 def test_checkpoint_round_trip_detects_embedding_size(small_model, checkpoint, tmp_path):
-    manifest = run_export(ExportRequest(output=tmp_path, checkpoint=checkpoint))
+    manifest = run_export(ExportRequest(output=tmp_path, checkpoint=checkpoint))  # calibrates where speech is
     assert manifest.embedding_dim == 192 and not manifest.random_weights
+    if SPEAKERS_CSV.exists():
+        assert "EER threshold on" in manifest.threshold_source and -1 < manifest.recommended_threshold < 1
+    else:
+        assert (manifest.recommended_threshold, manifest.threshold_source) == CARD_THRESHOLDS[192]
     assert len(manifest.parity_cosines) == 4 and min(manifest.parity_cosines) >= 0.9999
     assert read_manifest(tmp_path) == manifest
     _assert_serves(small_model, tmp_path)
@@ -61,7 +66,7 @@ def test_modelscope_snapshot_directory(small_model, checkpoint, tmp_path):
     (snapshot / "configuration.json").write_text(json.dumps(
         {"framework": "pytorch", "task": "speaker-verification",
          "model": {"type": "cam++-sv", "pretrained_model": "campplus_cn_common.bin"}}))
-    manifest = run_export(ExportRequest(output=tmp_path / "repo", model_dir=snapshot))
+    manifest = run_export(ExportRequest(output=tmp_path / "repo", model_dir=snapshot, calibrate=False))
     assert manifest.source == f"dir:{snapshot}"
     _assert_serves(small_model, tmp_path / "repo")
 
@@ -73,6 +78,7 @@ def test_modelscope_id_through_the_snapshot_api(small_model, checkpoint, tmp_pat
     (cached / "campplus_cn_3dspeaker.bin").write_bytes(checkpoint.read_bytes())
     (cached / "configuration.json").write_text(json.dumps({"model": {"pretrained_model": "campplus_cn_3dspeaker.bin"}}))
     manifest = run_export(ExportRequest(output=tmp_path / "repo", model_id=MODEL_ID, cache_dir=tmp_path / "cache",
+                                        calibrate=False,
                                         offline=True))
     assert manifest.source == f"modelscope:{MODEL_ID}"
     _assert_serves(small_model, tmp_path / "repo")
@@ -84,7 +90,7 @@ def test_third_party_onnx_is_standardized(small_model, tmp_path):
     torch.onnx.export(small_model, (torch.randn(1, 200, 80),), str(raw), dynamo=False, opset_version=13,
                       input_names=["x"], output_names=["embedding"],
                       dynamic_axes={"x": {0: "N", 1: "T"}, "embedding": {0: "N"}})
-    manifest = run_export(ExportRequest(output=tmp_path / "repo", onnx=raw))
+    manifest = run_export(ExportRequest(output=tmp_path / "repo", onnx=raw, calibrate=False))
     assert manifest.embedding_dim == 192 and manifest.parity_cosines == []
     _assert_serves(small_model, tmp_path / "repo")
     served = onnx.load(str(tmp_path / "repo" / EMBEDDING_MODEL / "1" / "model.onnx"))
@@ -149,7 +155,7 @@ def test_no_weights_offline_lists_every_way_to_supply_them(tmp_path, monkeypatch
 
 def test_model_path_from_environment(checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("VOMID_MODEL_PATH", str(checkpoint))
-    assert cli.main(["--output", str(tmp_path / "repo"), "--offline"]) == 0
+    assert cli.main(["--output", str(tmp_path / "repo"), "--offline", "--no-calibrate"]) == 0
     assert read_manifest(tmp_path / "repo").source == f"checkpoint:{checkpoint}"
 
 
@@ -163,7 +169,7 @@ def test_random_weights_are_explicit_and_marked(model_repository):
 def test_cpu_repository_configs(tmp_path, checkpoint):
     options = RepositoryOptions(max_batch_size=16, max_queue_delay_us=777, feature_instances=3,
                                 embedding_instances=2, intra_op_threads=4)
-    run_export(ExportRequest(output=tmp_path, checkpoint=checkpoint, repository=options))
+    run_export(ExportRequest(output=tmp_path, checkpoint=checkpoint, repository=options, calibrate=False))
     features = (tmp_path / FEATURES_MODEL / "config.pbtxt").read_text()
     embedding = (tmp_path / EMBEDDING_MODEL / "config.pbtxt").read_text()
     assert 'backend: "python"' in features and "allow_ragged_batch: true" in features

@@ -1,1 +1,1 @@
-"""Turns a CAM++ checkpoint into ONNX (and TensorRT) and writes the Triton model repository."""
+"""Turns speaker-model weights (CAM++, GE2E) into checked ONNX (and TensorRT) and writes the Triton model repository."""

@@ -9,19 +9,27 @@ import argparse
 import os
 from pathlib import Path
 
+from engine.contract import DEFAULT_FAMILY, FAMILIES
+from tools.export.errors import ExportError
 from tools.export.repository import TARGETS, RepositoryOptions
 from tools.export.sources import DEFAULT_MODEL_ID
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_argument_group("weights (pick one; default: VOMID_MODEL_PATH, else the ModelScope model)")
+    parser.add_argument("--model", choices=tuple(FAMILIES), default=os.environ.get("VOMID_MODEL") or None,
+                        help=f"model family (env VOMID_MODEL; default {DEFAULT_FAMILY}): campplus needs CAM++ weights "
+                             "(ModelScope or a file); ge2e is Resemblyzer's GE2E encoder, shipped on PyPI, no hub")
+    source = parser.add_argument_group("CAM++ weights (pick one; default: VOMID_MODEL_PATH, else the ModelScope model)")
     group = source.add_mutually_exclusive_group()
     group.add_argument("--model-id", help=f"ModelScope model id (default {DEFAULT_MODEL_ID})")
     group.add_argument("--model-dir", type=Path, help="a ModelScope snapshot directory on disk")
-    group.add_argument("--checkpoint", type=Path, help="CAM++ PyTorch state dict (.bin/.pt)")
+    group.add_argument("--checkpoint", type=Path,
+                       help="CAM++ PyTorch state dict (.bin/.pt); with --model ge2e, a GE2E encoder .pt")
     group.add_argument("--onnx", type=Path, help="an existing CAM++ ONNX file (validated, then used as is)")
     group.add_argument("--random-weights", action="store_true",
                        help="untrained network, for tests and demos ONLY (every response says so)")
+    parser.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                        help="record the documented threshold instead of calibrating on ../shared/audio")
     source.add_argument("--embedding-dim", type=int, default=512, help="embedding size of --random-weights")
     source.add_argument("--seed", type=int, default=0, help="seed of --random-weights")
     source.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "vomid" / "modelscope")
@@ -49,14 +57,23 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
                       help="frame budget of one onnxruntime call")
 
 
+def chosen_model(args: argparse.Namespace) -> str | None:
+    """--model (or VOMID_MODEL, which argparse does not check); None when neither is given."""
+    if args.model is not None and args.model not in FAMILIES:
+        raise ExportError(f"unknown model {args.model!r} (--model / VOMID_MODEL): choose one of {', '.join(FAMILIES)}")
+    return args.model
+
+
 def request_from_args(args: argparse.Namespace):
     """The ExportRequest the options describe (imports the export pipeline, which needs the export extra)."""
     from tools.export.pipeline import ExportRequest
 
     return ExportRequest(
-        output=args.output, model_id=args.model_id, model_dir=args.model_dir, checkpoint=args.checkpoint,
+        output=args.output, model=chosen_model(args) or DEFAULT_FAMILY, model_id=args.model_id,
+        model_dir=args.model_dir, checkpoint=args.checkpoint,
         onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
+        calibrate=args.calibrate,
         repository=RepositoryOptions(
             target=args.target, max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
             max_queue_size=args.max_queue_size,

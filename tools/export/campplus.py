@@ -22,15 +22,15 @@ def build_campplus(embedding_size: int) -> torch.nn.Module:
     return CAMPPlus(feat_dim=FEAT_DIM, embedding_size=embedding_size, memory_efficient=False)
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Reads a PyTorch state dict without executing pickled code."""
+def read_state_dict(path: Path, wrapper_keys: tuple[str, ...] = _WRAPPER_KEYS) -> dict[str, torch.Tensor]:
+    """Reads a PyTorch state dict without executing pickled code (unwrapping {"state_dict": ...} and the like)."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
     except Exception as exc:  # torch raises many types for corrupt/foreign files
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    for key in _WRAPPER_KEYS:
+    for key in wrapper_keys:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict) and EMBEDDING_WEIGHT not in obj:
             obj = obj[key]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

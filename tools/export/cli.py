@@ -1,4 +1,4 @@
-"""`python -m tools.export`: CAM++ weights -> checked ONNX -> Triton model repository."""
+"""`python -m tools.export`: speaker-model weights (CAM++ or GE2E) -> checked ONNX -> Triton model repository."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+from engine.contract import GE2E, family
 from tools.export.arguments import add_repository_arguments, add_source_arguments, request_from_args
 from tools.export.errors import ExportError
 from tools.export.pipeline import run_export
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ExportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"exported CAM++ ({manifest.embedding_dim}-dim, {manifest.source}) to {args.output}")
+    title = family(manifest.model_name).title
+    print(f"exported {title} ({manifest.embedding_dim}-dim, {manifest.source}) to {args.output}")
     if manifest.parity_cosines:
-        print(f"ONNX vs PyTorch cosine at 1/3/10/30 s: {', '.join(f'{c:.7f}' for c in manifest.parity_cosines)}")
+        reference = "Resemblyzer" if manifest.model_name == GE2E.name else "PyTorch"
+        print(f"served vs {reference} cosine on real speech at 1/3/10/30 s: "
+              f"{', '.join(f'{c:.7f}' for c in manifest.parity_cosines)}")
+    if manifest.recommended_threshold is not None:
+        print(f"recommended threshold {manifest.recommended_threshold:.4f} ({manifest.threshold_source})")
+    print(f"model id {manifest.model_id}")
     return 0

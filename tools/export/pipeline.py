@@ -1,7 +1,6 @@
-"""One export run: weights -> checked ONNX (-> TensorRT plan) -> Triton model repository."""
+"""One export run: weights -> checked ONNX (-> TensorRT plan) -> Triton model repository, for either model family."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -9,16 +8,22 @@ from pathlib import Path
 
 import onnx
 
-from tools.export import campplus, onnx_export, onnx_graph, sources, tensorrt
+from engine.contract import CAMPPLUS, GE2E, family
+from tools.export import calibration, campplus, onnx_export, onnx_graph, sources, tensorrt
 from tools.export.errors import ExportError
 from tools.export.repository import Manifest, RepositoryOptions, write_repository
 
 log = logging.getLogger(__name__)
 
+# The ModelScope cards' thresholds, recorded when no shared speech is at hand to calibrate on.
+CARD_THRESHOLDS = {192: (0.31, "model card: speech_campplus_sv_zh-cn_16k-common"),
+                   512: (0.39, "model card: speech_campplus_sv_zh-cn_3dspeaker_16k")}
+
 
 @dataclass
 class ExportRequest:
     output: Path
+    model: str = CAMPPLUS.name
     model_id: str | None = None
     model_dir: Path | None = None
     checkpoint: Path | None = None
@@ -30,6 +35,7 @@ class ExportRequest:
     revision: str | None = None
     offline: bool = False
     fp16: bool = False
+    calibrate: bool = True  # recommended threshold from the shared speech when present (real weights only)
     repository: RepositoryOptions = field(default_factory=RepositoryOptions)
 
 
@@ -49,8 +55,18 @@ def resolve_weights(request: ExportRequest) -> sources.WeightsFile:
 
 
 def run_export(request: ExportRequest) -> Manifest:
+    family(request.model)  # an unknown name is a ValueError naming the choices
+    if request.model == GE2E.name:
+        from tools.export.ge2e_pipeline import export_ge2e
+
+        return export_ge2e(request)
+    return _export_campplus(request)
+
+
+def _export_campplus(request: ExportRequest) -> Manifest:
     with tempfile.TemporaryDirectory(prefix="vomid-export-") as tmp:
         onnx_path = Path(tmp) / "model.onnx"
+        weights_sha = ""
         if request.random_weights:
             log.warning("building a RANDOM-WEIGHT CAM++ (seed %d): for tests and demos only, it recognises no one",
                         request.seed)
@@ -59,7 +75,7 @@ def run_export(request: ExportRequest) -> Manifest:
             cosines = _export_checked(model, onnx_path)
         else:
             weights = resolve_weights(request)
-            source = weights.description
+            source, weights_sha = weights.description, sources.sha256_file(weights.path)
             if weights.kind == "checkpoint":
                 cosines = _export_checked(campplus.load_campplus(weights.path), onnx_path)
             else:
@@ -71,28 +87,33 @@ def run_export(request: ExportRequest) -> Manifest:
         onnx_graph.set_metadata(graph, {"vomid_source": source, "vomid_random_weights": str(request.random_weights),
                                         "vomid_embedding_dim": str(dim)})
         onnx.save(graph, str(onnx_path))
+        threshold, how = _campplus_threshold(request, onnx_path, dim)
         model_file = onnx_path
         if request.repository.target == "tensorrt":
             model_file = tensorrt.build_plan(onnx_path, Path(tmp) / "model.plan", fp16=request.fp16)
         manifest = Manifest(embedding_dim=dim, source=source, random_weights=request.random_weights,
-                            target=request.repository.target, model_sha256=_sha256(onnx_path),
-                            parity_cosines=cosines)
+                            target=request.repository.target, model_sha256=sources.sha256_file(onnx_path),
+                            parity_cosines=cosines, model_name=CAMPPLUS.name, weights_sha256=weights_sha,
+                            recommended_threshold=threshold, threshold_source=how)
         write_repository(request.output, model_file, manifest, request.repository)
         log.info("model repository written to %s (embedding dim %d, source %s)", request.output, dim, source)
         return manifest
 
 
+def _campplus_threshold(request: ExportRequest, onnx_path: Path, dim: int) -> tuple[float | None, str]:
+    if request.random_weights:
+        return None, "none: random weights recognise no one"
+    fallback, card = CARD_THRESHOLDS.get(dim, CARD_THRESHOLDS[512])
+    if not request.calibrate:
+        return fallback, card
+    from engine.local_pipeline import LocalPipeline
+
+    return calibration.recommended_threshold(LocalPipeline(CAMPPLUS.name, onnx_path).embed, fallback, card)
+
+
 def _export_checked(model, onnx_path: Path) -> list[float]:
     onnx_export.export_torch(model, onnx_path)
     return onnx_export.check_parity(model, onnx_path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 __all__ = ["ExportRequest", "ExportError", "run_export", "resolve_weights"]

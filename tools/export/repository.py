@@ -1,17 +1,24 @@
-"""Writes the Triton model repository: features model, embedding model, and the waveform->embedding ensemble."""
+"""Writes the Triton model repository: features model, embedding model, and the waveform->embedding ensemble.
+
+Which models: the manifest's model family (engine.contract). A repository holds one family at a time; writing
+one removes the other family's models, so the `speaker` ensemble never sits beside stale models.
+"""
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from engine.contract import CAMPPLUS, ENSEMBLE_MODEL, FAMILIES, GE2E, family, model_id
 from engine.features import FbankConfig
+from engine.ge2e_config import Ge2eConfig
+from tools.export import configs
 
 TARGETS = ("cpu", "onnx-gpu", "tensorrt")
-FEATURES_MODEL = "fbank"
-EMBEDDING_MODEL = "campplus"
-ENSEMBLE_MODEL = "speaker"
+# CAM++'s names (the default family), for callers that predate model families.
+FEATURES_MODEL = CAMPPLUS.features_model
+EMBEDDING_MODEL = CAMPPLUS.embedding_model
 MANIFEST = "manifest.json"
 
 _SHIM = '''"""Triton entry point. The implementation lives in {module} (importable and tested outside Triton)."""
@@ -23,6 +30,12 @@ sys.path[:0] = [p for p in os.environ.get("VOMID_PYTHONPATH", "").split(os.paths
 
 from {module} import TritonPythonModel  # noqa: E402,F401
 '''
+_CODE = {  # model name -> the engine module implementing it
+    CAMPPLUS.features_model: "engine.triton_models.fbank_model",
+    CAMPPLUS.embedding_model: "engine.triton_models.campplus_model",
+    GE2E.features_model: "engine.triton_models.ge2e_features_model",
+    GE2E.embedding_model: "engine.triton_models.ge2e_model",
+}
 
 
 @dataclass
@@ -59,132 +72,81 @@ class Manifest:
     source: str
     random_weights: bool
     target: str
-    model_sha256: str
+    model_sha256: str  # of the served graph (model.onnx / model.plan)
     parity_cosines: list[float]
+    model_name: str = CAMPPLUS.name
+    weights_sha256: str = ""  # of the weights the graph came from; with model_name, what voiceprints are tagged with
+    recommended_threshold: float | None = None
+    threshold_source: str = ""  # how the threshold was obtained (calibration run, or which documented constant)
+
+    @property
+    def model_id(self) -> str:
+        return model_id(self.model_name, self.weights_sha256 or self.model_sha256)
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"model_id": self.model_id}
+
+    def parameters(self) -> dict[str, str]:
+        """The ensemble config's `parameters`: what clients read to learn which model answers.
+
+        Empty values are left out: Triton's JSON view of a config drops empty strings' `string_value` anyway.
+        """
+        threshold = "" if self.recommended_threshold is None else f"{self.recommended_threshold:.4f}"
+        params = {"embedding_dim": str(self.embedding_dim), "random_weights": str(self.random_weights).lower(),
+                  "source": self.source, "model_sha256": self.model_sha256, "target": self.target,
+                  "model_name": self.model_name, "weights_sha256": self.weights_sha256, "model_id": self.model_id,
+                  "recommended_threshold": threshold, "threshold_source": self.threshold_source}
+        return {key: value for key, value in params.items() if value}
 
 
 def write_repository(root: Path, model_file: Path, manifest: Manifest, options: RepositoryOptions) -> Path:
-    """Replaces `root`'s three models; `model_file` is model.onnx (cpu/onnx-gpu) or model.plan (tensorrt)."""
+    """Replaces `root`'s models; `model_file` is model.onnx (cpu/onnx-gpu) or model.plan (tensorrt)."""
+    models = family(manifest.model_name)
     root.mkdir(parents=True, exist_ok=True)
-    for name in (FEATURES_MODEL, EMBEDDING_MODEL, ENSEMBLE_MODEL):
+    every_model = {name for f in FAMILIES.values() for name in (f.features_model, f.embedding_model)}
+    for name in every_model | {ENSEMBLE_MODEL}:
         shutil.rmtree(root / name, ignore_errors=True)
+    for name in (models.features_model, models.embedding_model, ENSEMBLE_MODEL):
         (root / name / "1").mkdir(parents=True)
 
-    _write(root / FEATURES_MODEL / "config.pbtxt", features_config(options))
-    _write(root / FEATURES_MODEL / "1" / "model.py", _SHIM.format(module="engine.triton_models.fbank_model"))
+    _write(root / models.features_model / "config.pbtxt",
+           configs.features_config(models, options, features_parameters(models.name, options)))
+    _write(root / models.features_model / "1" / "model.py", _SHIM.format(module=_CODE[models.features_model]))
 
-    _write(root / EMBEDDING_MODEL / "config.pbtxt", embedding_config(options, manifest.embedding_dim))
+    _write(root / models.embedding_model / "config.pbtxt",
+           configs.embedding_config(models, options, manifest.embedding_dim))
     target_name = "model.plan" if options.target == "tensorrt" else "model.onnx"
-    shutil.copyfile(model_file, root / EMBEDDING_MODEL / "1" / target_name)
+    shutil.copyfile(model_file, root / models.embedding_model / "1" / target_name)
     if options.target == "cpu":
-        _write(root / EMBEDDING_MODEL / "1" / "model.py", _SHIM.format(module="engine.triton_models.campplus_model"))
+        _write(root / models.embedding_model / "1" / "model.py", _SHIM.format(module=_CODE[models.embedding_model]))
 
-    _write(root / ENSEMBLE_MODEL / "config.pbtxt", ensemble_config(options, manifest))
-    _write(root / ENSEMBLE_MODEL / MANIFEST, json.dumps(asdict(manifest), indent=2) + "\n")
+    _write(root / ENSEMBLE_MODEL / "config.pbtxt",
+           configs.ensemble_config(models, options, manifest.embedding_dim, manifest.parameters()))
+    _write(root / ENSEMBLE_MODEL / MANIFEST, json.dumps(manifest.as_dict(), indent=2) + "\n")
     return root
 
 
+def features_parameters(model_name: str, options: RepositoryOptions) -> dict[str, str]:
+    if model_name == GE2E.name:
+        return Ge2eConfig().as_params()
+    return FbankConfig().as_params() | {"min_frames": str(options.min_frames)}
+
+
 def read_manifest(root: Path) -> Manifest:
-    return Manifest(**json.loads((root / ENSEMBLE_MODEL / MANIFEST).read_text()))
+    """The manifest of a repository; manifests written before model families read as CAM++."""
+    known = {f.name for f in fields(Manifest)}
+    data = json.loads((root / ENSEMBLE_MODEL / MANIFEST).read_text())
+    return Manifest(**{k: v for k, v in data.items() if k in known})
 
 
 def features_config(options: RepositoryOptions) -> str:
-    params = FbankConfig().as_params() | {"min_frames": str(options.min_frames)}
-    return f"""name: "{FEATURES_MODEL}"
-backend: "python"
-max_batch_size: {options.max_batch_size}
-# Waveforms of different lengths are batched together; the model handles each request's length itself.
-input [ {{ name: "waveform" data_type: TYPE_FP32 dims: [ -1 ] allow_ragged_batch: true }} ]
-output [ {{ name: "fbank" data_type: TYPE_FP32 dims: [ -1, 80 ] }} ]
-dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {_queue_policy(options)} }}
-instance_group [ {{ kind: KIND_CPU count: {options.feature_instances} }} ]
-{_parameters(params)}
-"""
+    """CAM++'s features model config (the default family)."""
+    return configs.features_config(CAMPPLUS, options, features_parameters(CAMPPLUS.name, options))
 
 
 def embedding_config(options: RepositoryOptions, embedding_dim: int) -> str:
-    batching = _dynamic_batching(options)
-    if options.target == "cpu":
-        params = {
-            "onnx_file": "model.onnx",
-            "intra_op_threads": str(options.intra_op_threads),
-            "inter_op_threads": str(options.inter_op_threads),
-            "max_batch_frames": str(options.max_batch_frames),
-        }
-        return f"""name: "{EMBEDDING_MODEL}"
-backend: "python"
-max_batch_size: {options.max_batch_size}
-# Mixed lengths arrive in one execute(); engine.embedder groups them by exact frame count (no padding).
-input [ {{ name: "fbank" data_type: TYPE_FP32 dims: [ -1, 80 ] allow_ragged_batch: true }} ]
-output [ {{ name: "embedding" data_type: TYPE_FP32 dims: [ {embedding_dim} ] }} ]
-{batching}
-instance_group [ {{ kind: KIND_CPU count: {options.embedding_instances} }} ]
-{_parameters(params)}
-"""
-    platform = "onnxruntime_onnx" if options.target == "onnx-gpu" else "tensorrt_plan"
-    file_name = "model.onnx" if options.target == "onnx-gpu" else "model.plan"
-    # Dense backends batch only requests of equal frame count: the same exact-length grouping as on CPU.
-    return f"""name: "{EMBEDDING_MODEL}"
-platform: "{platform}"
-default_model_filename: "{file_name}"
-max_batch_size: {options.max_batch_size}
-input [ {{ name: "fbank" data_type: TYPE_FP32 dims: [ -1, 80 ] }} ]
-output [ {{ name: "embedding" data_type: TYPE_FP32 dims: [ {embedding_dim} ] }} ]
-{batching}
-instance_group [ {{ kind: KIND_GPU count: {options.embedding_instances} }} ]
-"""
-
-
-def ensemble_config(options: RepositoryOptions, manifest: Manifest) -> str:
-    params = {
-        "embedding_dim": str(manifest.embedding_dim),
-        "random_weights": str(manifest.random_weights).lower(),
-        "source": manifest.source,
-        "model_sha256": manifest.model_sha256,
-        "target": options.target,
-    }
-    return f"""name: "{ENSEMBLE_MODEL}"
-platform: "ensemble"
-max_batch_size: {options.max_batch_size}
-input [ {{ name: "waveform" data_type: TYPE_FP32 dims: [ -1 ] }} ]
-output [ {{ name: "embedding" data_type: TYPE_FP32 dims: [ {manifest.embedding_dim} ] }} ]
-ensemble_scheduling {{
-  step [
-    {{
-      model_name: "{FEATURES_MODEL}"
-      model_version: -1
-      input_map {{ key: "waveform" value: "waveform" }}
-      output_map {{ key: "fbank" value: "features" }}
-    }},
-    {{
-      model_name: "{EMBEDDING_MODEL}"
-      model_version: -1
-      input_map {{ key: "fbank" value: "features" }}
-      output_map {{ key: "embedding" value: "embedding" }}
-    }}
-  ]
-}}
-{_parameters(params)}
-"""
-
-
-def _dynamic_batching(options: RepositoryOptions) -> str:
-    preferred = [b for b in options.preferred_batch_sizes if b <= options.max_batch_size]
-    preferred_line = f"preferred_batch_size: [ {', '.join(map(str, preferred))} ] " if preferred else ""
-    return (f"dynamic_batching {{ {preferred_line}max_queue_delay_microseconds: {options.max_queue_delay_us} "
-            f"{_queue_policy(options)} }}")
-
-
-def _queue_policy(options: RepositoryOptions) -> str:
-    # A request whose timeout (the router's deadline) passed while it queued is rejected, not computed.
-    return (f"default_queue_policy {{ timeout_action: REJECT allow_timeout_override: true "
-            f"max_queue_size: {options.max_queue_size} }}")
-
-
-def _parameters(params: dict[str, str]) -> str:
-    return "\n".join(
-        f'parameters {{ key: "{key}" value: {{ string_value: {json.dumps(value)} }} }}' for key, value in params.items()
-    )
+    """CAM++'s embedding model config (the default family)."""
+    return configs.embedding_config(CAMPPLUS, options, embedding_dim)
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,6 +1,7 @@
 """Where CAM++ weights come from: a ModelScope id, a snapshot directory, a checkpoint file, an ONNX file."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -75,3 +76,11 @@ def from_modelscope(model_id: str, cache_dir: Path, revision: str | None = None,
 def from_environment() -> WeightsFile | None:
     value = os.environ.get("VOMID_MODEL_PATH")
     return from_path(Path(value)) if value else None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

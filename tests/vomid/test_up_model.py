@@ -1,0 +1,37 @@
+"""`vomid up --model`: the served model is chosen explicitly, never switched silently."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from vomid.__main__ import main
+
+
+@pytest.fixture
+def empty_site(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VOMID_MODEL_PATH", raising=False)
+    monkeypatch.delenv("VOMID_MODEL", raising=False)
+    return tmp_path
+
+
+def test_no_campplus_weights_offers_the_bundled_model(empty_site, capsys):
+    assert main(["up", "--offline", "--cache-dir", str(empty_site / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "--model ge2e" in err and "ModelScope model" in err and "Traceback" not in err
+    assert not (empty_site / "model_repository").exists()  # no silent export of another model
+
+
+def test_a_repository_of_another_model_is_not_served_under_a_new_name(empty_site, model_repository, capsys):
+    shutil.copytree(model_repository, empty_site / "model_repository")
+    assert main(["up", "--model", "ge2e"]) == 2
+    err = capsys.readouterr().err
+    assert "serves the campplus model, not ge2e" in err and "Traceback" not in err
+
+
+def test_unknown_model_from_the_environment_is_a_clear_error(empty_site, monkeypatch, capsys):
+    monkeypatch.setenv("VOMID_MODEL", "wav2vec")
+    assert main(["up", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'wav2vec'" in err and "Traceback" not in err
