@@ -103,8 +103,7 @@ async def enroll(request: web.Request, form: Form, deadline: Deadline) -> web.Re
 @requires("verify")
 @admitted
 async def verify(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
-    settings = request.app[state.CONFIG].verify
-    threshold = form.number("threshold", low=settings.threshold_floor, high=1.0)
+    threshold = form.number("threshold", low=request.app[state.SERVICE].threshold_floor, high=1.0)
     user_id = form.text("user_id", max_length=MAX_USER_ID)
     result = await request.app[state.SERVICE].verify(form.require_audio(), user_id, threshold, _actor(request),
                                                      deadline)

@@ -178,8 +178,9 @@ class RedisConfig:
 
 @dataclass
 class VerifyConfig:
-    # The 3D-Speaker CAM++ model card's suggested cosine threshold; tune it on your own trials (`vomid score`).
-    threshold: float = 0.39
+    # Cosine threshold of a decision. null: the served model's recommended threshold (calibrated at export; the
+    # CAM++ model card's 0.39 when the model records none). Tune it on your own trials (`vomid score`).
+    threshold: float | None = None
     # A client may ask for a stricter threshold, never a laxer one than this (null: the threshold itself), so a
     # leaked verify key cannot lower the bar to 0 and learn who is enrolled.
     min_threshold: float | None = None
@@ -189,16 +190,14 @@ class VerifyConfig:
     score_decimals: int = 2
 
     def validate(self) -> None:
-        _check(0 <= self.threshold <= 1, "verify.threshold", "must be a number in [0, 1]")
-        _check(self.min_threshold is None or 0 <= self.min_threshold <= self.threshold, "verify.min_threshold",
-               "must be a number in [0, verify.threshold] (or null)")
+        _check(self.threshold is None or 0 <= self.threshold <= 1, "verify.threshold",
+               "must be a number in [0, 1] (or null: the model's)")
+        _check(self.min_threshold is None or 0 <= self.min_threshold <= (1 if self.threshold is None
+                                                                          else self.threshold),
+               "verify.min_threshold", "must be a number in [0, verify.threshold] (or null)")
         _check(1 <= self.max_top_k <= 1000, "verify.max_top_k", "must be 1-1000")
         _check(1 <= self.default_top_k <= self.max_top_k, "verify.default_top_k", "must be 1..verify.max_top_k")
         _check(0 <= self.score_decimals <= 6, "verify.score_decimals", "must be 0-6")
-
-    @property
-    def threshold_floor(self) -> float:
-        return self.threshold if self.min_threshold is None else self.min_threshold
 
 
 @dataclass

@@ -20,6 +20,10 @@ from router.metrics import RouterMetrics
 from store import Match, User, UserNotFound, VoiceprintStore
 
 
+# The 3D-Speaker CAM++ model card's cosine threshold: used when neither the config nor the model names one.
+DEFAULT_THRESHOLD = 0.39
+
+
 def user_view(user: User) -> dict:
     return asdict(user)
 
@@ -32,8 +36,22 @@ class VoiceprintService:
         self.metrics, self.audit = metrics, audit
 
     @property
+    def model(self) -> dict:
+        return self.pool.model_info()
+
+    @property
     def threshold(self) -> float:
-        return self.verify_config.threshold
+        """The configured threshold, else the served model's recommended one, else the CAM++ card's."""
+        if self.verify_config.threshold is not None:
+            return self.verify_config.threshold
+        recommended = self.model.get("recommended_threshold")
+        return DEFAULT_THRESHOLD if recommended is None else recommended
+
+    @property
+    def threshold_floor(self) -> float:
+        """The laxest threshold a client may ask for."""
+        floor = self.verify_config.min_threshold
+        return self.threshold if floor is None else floor
 
     def _round(self, score: float) -> float:
         return round(float(score), self.verify_config.score_decimals)
@@ -89,7 +107,7 @@ class VoiceprintService:
         self.audit.record("verify", key_id=actor, user_id=match.user_id if match else user_id, result=result,
                           score=None if match is None else float(match.score), mode=mode, threshold=threshold)
         reply = {"verified": verified, "mode": mode, "user_id": None, "name": None, "confidence": None,
-                 "threshold": threshold}
+                 "threshold": threshold, "model": self.model}
         if verified:
             reply.update(user_id=match.user_id, name=match.name, confidence=self._round(match.score))
         elif mode == "1:1":  # the caller named the user: say how close it came, never who it is
@@ -105,7 +123,7 @@ class VoiceprintService:
                           threshold=self.threshold, mode="1:N")
         return {"candidates": [{"user_id": m.user_id, "name": m.name, "score": self._round(m.score),
                                 "above_threshold": True} for m in above],
-                "threshold": self.threshold}
+                "threshold": self.threshold, "model": self.model}
 
     async def get(self, user_id: str) -> dict:
         return user_view(await self.store.get_user(user_id))

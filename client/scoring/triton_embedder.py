@@ -6,24 +6,14 @@ names come from the model's metadata; the model sha256 (the cache key) from its 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from client.scoring.errors import EmbeddingError
+from engine.model_info import ModelInfo
 
 DEFAULT_MODEL = "speaker"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    input_name: str
-    output_name: str
-    embedding_dim: int
-    model_sha256: str | None
 
 
 class TritonEmbedder:
@@ -79,15 +69,9 @@ class TritonEmbedder:
         try:
             if not await self._client.is_model_ready(self.model):
                 raise EmbeddingError(f"model {self.model!r} is not ready on Triton {self.grpc_url}")
-            metadata = await self._client.get_model_metadata(self.model, as_json=True)
             config = (await self._client.get_model_config(self.model, as_json=True))["config"]
         except InferenceServerException as exc:
             raise EmbeddingError(f"Triton {self.grpc_url}: {exc.message()}") from None
-        inputs, outputs = metadata["inputs"], metadata["outputs"]
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise EmbeddingError(f"model {self.model!r} must have one input and one output, "
-                                 f"has {len(inputs)} and {len(outputs)}")
-        parameters = config.get("parameters", {})
-        sha = parameters.get("model_sha256", {}).get("string_value") or None
-        return ModelInfo(name=self.model, input_name=inputs[0]["name"], output_name=outputs[0]["name"],
-                         embedding_dim=int(outputs[0]["shape"][-1]), model_sha256=sha)
+        if len(config.get("input", [])) != 1 or len(config.get("output", [])) != 1:
+            raise EmbeddingError(f"model {self.model!r} must have one input and one output")
+        return ModelInfo.from_config(config)

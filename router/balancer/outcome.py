@@ -5,9 +5,8 @@ import enum
 
 from tritonclient.utils import InferenceServerException
 
-# Messages of the models' own input checks (engine/triton_models): Triton wraps them as INTERNAL errors, so the
-# message is the only sign that the input, not the instance, is at fault.
-REJECTION_MARKERS = ("too short", "must be finite")
+from engine.contract import GRPC_REJECT_STATUS
+
 
 
 class Outcome(str, enum.Enum):
@@ -26,8 +25,7 @@ class Outcome(str, enum.Enum):
 
 def classify(error: InferenceServerException) -> Outcome:
     status = error.status() or ""
-    message = (error.message() or "").lower()
-    if status == "StatusCode.INVALID_ARGUMENT" or any(marker in message for marker in REJECTION_MARKERS):
+    if status == GRPC_REJECT_STATUS:  # the models refuse bad input with INVALID_ARG, kept through the ensemble
         return Outcome.REJECTED
     if status == "StatusCode.DEADLINE_EXCEEDED":
         return Outcome.TIMEOUT

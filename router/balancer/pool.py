@@ -20,11 +20,11 @@ import tritonclient.grpc.aio as grpcaio
 from prometheus_client import CollectorRegistry
 from tritonclient.utils import InferenceServerException
 
+from engine.model_info import ModelInfo
 from router.balancer.config import BalancerConfig
 from router.balancer.errors import InferenceFailed, InferenceRejected, NoHealthyInstance, PoolOverloaded
 from router.balancer.instance import Instance
 from router.balancer.metrics import BalancerMetrics
-from router.balancer.model_info import ModelInfo
 from router.balancer.outcome import Outcome, classify
 from router.balancer.strategies import STRATEGIES, Strategy
 
@@ -78,9 +78,8 @@ class TritonPool:
         return [instance.state() for instance in self.instances]
 
     def model_info(self) -> dict:
-        """embedding_dim, random_weights and source of the served model, read from the first ready instance.
-
-        Empty until an instance has been ready: the router may start before Triton does.
+        """The served model's id, name, embedding size, recommended threshold, random_weights and source, read
+        from the first ready instance. Empty until an instance has been ready: the router may start before Triton.
         """
         return self._model_info.public() if self._model_info is not None else {}
 
@@ -171,9 +170,9 @@ class TritonPool:
         self._metrics.set_healthy(instance.url, False)
 
     async def _load_model_info(self, instance: Instance) -> ModelInfo:
-        response = await instance.client.get_model_config(self.config.model_name,
+        response = await instance.client.get_model_config(self.config.model_name, as_json=True,
                                                           client_timeout=self.config.timeout_s)
-        self._model_info = ModelInfo.from_config(response.config)
+        self._model_info = ModelInfo.from_config(response["config"])
         return self._model_info
 
     async def check_health(self) -> None:

@@ -6,8 +6,9 @@ from router.balancer.outcome import Outcome, classify
 
 
 @pytest.mark.parametrize("status, message, outcome", [
-    ("StatusCode.INTERNAL", "waveform too short: 100 samples give 0 frames", Outcome.REJECTED),
-    ("StatusCode.INTERNAL", "waveform must be finite float32 (B, N)", Outcome.REJECTED),
+    ("StatusCode.INVALID_ARGUMENT", "waveform too short: 100 samples give 0 frames", Outcome.REJECTED),
+    ("StatusCode.INTERNAL", "waveform too short: a model that forgot its error code", Outcome.ERROR),
+    ("StatusCode.RESOURCE_EXHAUSTED", "out of memory", Outcome.EXHAUSTED),
     ("StatusCode.INVALID_ARGUMENT", "unexpected shape for input 'waveform'", Outcome.REJECTED),
     ("StatusCode.UNAVAILABLE", "failed to connect to all addresses", Outcome.UNAVAILABLE),
     ("StatusCode.DEADLINE_EXCEEDED", "Deadline Exceeded", Outcome.TIMEOUT),
