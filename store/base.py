@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from .crypto import Cipher
+from .datakeys import DataKey
 from .errors import StoreConfigError
+from .metrics import StoreMetrics
 from .models import Match, Page, User
 from .records import UserRecord
 
@@ -20,6 +22,17 @@ class VoiceprintStore(ABC):
     """
 
     backend: str = "?"
+    _metrics: StoreMetrics | None = None
+
+    @property
+    def metrics(self) -> StoreMetrics:
+        if self._metrics is None:
+            self._metrics = StoreMetrics()
+        return self._metrics
+
+    def use_registry(self, registry) -> None:
+        """Count into this prometheus CollectorRegistry (call before open())."""
+        self._metrics = StoreMetrics(registry)
 
     @abstractmethod
     async def open(self) -> None:
@@ -65,7 +78,12 @@ class VoiceprintStore(ABC):
 
     @abstractmethod
     async def import_records(self, records: list[UserRecord]) -> None:
-        """Write records as they are (ids and timestamps kept), replacing users with the same id."""
+        """Write records as they are (ids, timestamps and data keys kept; a record without a data key gets
+        a new one), replacing users with the same id."""
+
+    @abstractmethod
+    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
+        """The live data key of each of these users; a user absent from the answer is erased (or unknown)."""
 
     async def rotate_key(self, new_cipher: Cipher) -> int:
         """Re-encrypt everything at rest with a new key; returns the number of users rewritten."""

@@ -15,10 +15,16 @@ BACKENDS: dict[str, type[VoiceprintStore]] = {
 }
 
 
-def create_store(config: StorageConfig) -> VoiceprintStore:
-    """Construct (not yet open) the store; a missing/unparseable key fails here, a wrong one at open()."""
+def create_store(config: StorageConfig, registry=None) -> VoiceprintStore:
+    """Construct (not yet open) the store; a missing/unparseable key fails here, a wrong one at open().
+
+    registry: a prometheus CollectorRegistry for the store's metrics (default: a private one).
+    """
     try:
         cls = BACKENDS[config.type]
     except KeyError:
         raise StoreConfigError(f"storage.type: unknown backend {config.type!r}") from None
-    return cls(config)
+    store = cls(config)
+    if registry is not None:
+        store.use_registry(registry)
+    return store

@@ -53,7 +53,7 @@ def _apply(ops, state: dict[str, UserRecord], path: Path, allowed: tuple[str, ..
         if op not in allowed or (op in ("end", "close") and i != len(ops) - 1):
             raise CorruptData(f"{path}: unexpected {op!r} operation at frame {i}")
         if op == "put":
-            state[arg.user_id] = arg
+            state[arg.user_id] = arg if arg.data_key is not None else arg.with_key()  # version 1: no key yet
         elif op == "delete":
             state.pop(arg, None)
 

@@ -79,9 +79,11 @@ class _SentinelRedis(aioredis.Redis):
     """A master client that also closes its connections to the sentinels."""
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        owner = self.auto_close_connection_pool   # not a single-connection client() borrowing the pool
         await super().aclose(close_connection_pool)
-        for sentinel in self.connection_pool.sentinel_manager.sentinels:
-            await sentinel.aclose()
+        if owner:
+            for sentinel in self.connection_pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
 
 
 def connect(s: RedisSettings, timeout_s: float | None = None, fail_fast: bool = True) -> aioredis.Redis:

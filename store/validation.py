@@ -8,6 +8,7 @@ import uuid
 
 import numpy as np
 
+from .datakeys import DataKey
 from .embeddings import as_embeddings
 from .errors import InvalidEmbedding, InvalidRequest
 from .records import UserRecord
@@ -56,4 +57,4 @@ def new_record(name: str, embeddings: list[np.ndarray], metadata: dict | None, u
     check_room(0, max_enrollments, adding=emb.shape[0])
     now = time.time()
     return UserRecord(check_user_id(user_id) if user_id is not None else uuid.uuid4().hex, check_name(name),
-                      check_metadata(metadata), now, now, emb)
+                      check_metadata(metadata), now, now, emb, DataKey.new())

@@ -205,6 +205,7 @@ class FileStore(MemoryStore):
     def _rotate(self, state: list[UserRecord], new: Cipher) -> None:
         self._commit_generation(self._gen + 1, state, new)
         try:
+            faults.point("rotate.cleanup")
             remove_older(self._dir, self._gen)
         except OSError as exc:  # harmless: the next start retires them
             log.warning("could not remove files older than generation %d: %s", self._gen, exc)
@@ -238,7 +239,6 @@ class FileStore(MemoryStore):
             self._log.close()
         self._log, self._log_header, self._gen, self._log_entries = new_log, header, gen, 0
         self._cipher = cipher
-        faults.point("rotate.switched")
 
     async def health(self) -> dict:
         return {**await super().health(), "path": str(self._dir), "log_entries": self._log_entries,

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..base import VoiceprintStore
 from ..config import StorageConfig
+from ..datakeys import DataKey
 from ..embeddings import as_embedding
 from ..errors import InvalidRequest, UserExists, UserNotFound
 from ..mirror import LocalMirror
@@ -80,6 +81,7 @@ class MemoryStore(VoiceprintStore):
             await self._after_write(deleted=True)
 
     async def import_records(self, records: list[UserRecord]) -> None:
+        records = [r if r.data_key is not None else r.with_key() for r in records]
         async with self._write_lock:
             for r in records:
                 self._mirror.fix_dim(r.dim)
@@ -119,6 +121,10 @@ class MemoryStore(VoiceprintStore):
 
     async def health(self) -> dict:
         return {"backend": self.backend, "ok": True, **self._mirror.stats()}
+
+    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
+        records = self._mirror.records
+        return {u: records[u].data_key for u in user_ids if u in records}
 
     async def export_records(self) -> AsyncIterator[UserRecord]:
         # Records are immutable and replaced whole, so a copy of the dict is a consistent snapshot.

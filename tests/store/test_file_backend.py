@@ -194,7 +194,10 @@ def write_v1(path: Path, kind: str, key: str, payloads: list[bytes]) -> None:
 async def test_version_1_store_and_backup_are_read_then_rewritten(tmp_path, key, rng):
     from store.backup import read_backup
     from store.framing import MAGIC
-    from store.records import UserRecord, encode_delete, encode_end, encode_put
+    from store.records import UserRecord, encode_delete, encode_end
+
+    def encode_put(r):   # version 1: no data key
+        return b"P" + r.to_bytes()
     recs = [UserRecord(f"v{i}", f"name{i}", {}, 1.0 + i, 1.0 + i, unit(rng, DIM)[None, :]) for i in range(3)]
     d = tmp_path / "v1"
     d.mkdir()
@@ -208,4 +211,4 @@ async def test_version_1_store_and_backup_are_read_then_rewritten(tmp_path, key,
     assert await s.count() == 2
     await s.close()
     write_v1(tmp_path / "old.backup", "backup", key, [encode_put(recs[1]), encode_end(1)])
-    assert [r.user_id for r in read_backup(tmp_path / "old.backup", Cipher(parse_key(key, "k")))] == ["v1"]
+    assert [r.user_id for r in read_backup(tmp_path / "old.backup", Cipher(parse_key(key, "k"))).legacy_records] == ["v1"]

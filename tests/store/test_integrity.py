@@ -217,7 +217,7 @@ async def test_backup_damage_refused_by_place_and_salvaged(tmp_path, key, rng):
     bad = tmp_path / f"bad{frames[2].offset + 30}"
     report = repair_backup(bad, tmp_path / "salvaged", cipher)
     assert "4 users kept, 1 of 5 users lost" in report.lines[0]
-    assert len(read_backup(tmp_path / "salvaged", cipher)) == 4
+    assert len(read_backup(tmp_path / "salvaged", cipher).entries) == 4
     spliced = tmp_path / "spliced"
     data = path.read_bytes()
     spliced.write_bytes(data[:frames[1].offset] + data[frames[3].offset:frames[3].end]
