@@ -15,7 +15,8 @@ from aiohttp import web
 from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
 from router.balancer.errors import BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance
-from store.errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
+from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists,
+                          UserNotFound)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vomid.access")
@@ -29,6 +30,7 @@ FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (InvalidEmbedding, 422, "invalid_embedding"),
     (InvalidRequest, 400, "invalid_request"),
     (StorageUnavailable, 503, "storage_unavailable"),
+    (CorruptData, 503, "storage_corrupt"),   # a stored record failed its integrity check (quarantined)
     (NoHealthyInstance, 503, "inference_unavailable"),
     (InferenceRejected, 422, "audio_rejected"),
     (InferenceFailed, 503, "inference_failed"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -25,16 +24,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
-from ..datakeys import DataKey, unwrap, wrap
+from ..datakeys import DataKey, wrap
 from ..embeddings import as_embedding, index_rows, normalise
-from ..errors import (CorruptData, InvalidEmbedding, InvalidRequest, StorageUnavailable, StoreConfigError,
+from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, StoreConfigError,
                       UserExists, UserNotFound)
 from ..models import Match, Page, User
 from ..records import UserRecord
 from ..redis_client import RedisSettings, connect
 from ..validation import check_page, check_room, new_record
 from .redis_durability import Durability
-from .redis_layout import FORMAT, HEARTBEAT_S, WRITE, Keys
+from .redis_layout import WRITE, Keys
+from .redis_meta import beat, check_meta, heartbeat_forever
 from .redis_replica import ReplicaView
 from .redis_stream import StreamFollower
 
@@ -69,6 +69,9 @@ class RedisStore(VoiceprintStore):
         self._view = ReplicaView(config, cipher or load_cipher(config), self._k, self._r, self.metrics)
         self._script = self._r.register_script(WRITE)
         self._durability = Durability(config)
+        # WAIT/WAITAOF block up to redis_wait_timeout_ms: their connection's read timeout must outlast that.
+        self._rw = self._client(config.redis_timeout_s + config.redis_wait_timeout_ms / 1000) \
+            if config.redis_durability != "applied" else self._r
         self._follower = StreamFollower(self._rs, self._k.events, self._view.apply_events, self._view.reload,
                                         on_reload=lambda code: self.metrics.reloads.labels(code).inc())
         self._heartbeat_task: asyncio.Task | None = None
@@ -94,40 +97,21 @@ class RedisStore(VoiceprintStore):
         self._view.metrics = self.metrics   # (a registry given after construction)
         try:
             with unavailable():
-                await self._check_meta()
+                stored_dim = await check_meta(self._r, self._k, self._cipher, self._config.dim)
+                if stored_dim is not None:
+                    self._mirror.fix_dim(stored_dim)
                 await self._durability.check(self._r)
                 start = await self._view.reload()
                 if self.announce:
-                    await self._beat()
+                    await beat(self._r, self._k, self.node_id, self._cipher)
         except BaseException:
             await self.close()  # a failed start must not leak connections
             raise
         self._follower.start(start)
         if self.announce:
-            self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
+            self._heartbeat_task = asyncio.get_running_loop().create_task(
+                heartbeat_forever(self._r, self._k, self.node_id, lambda: self._cipher))
         log.info("redis store opened", extra={"users": len(self._mirror.names)})
-
-    async def _check_meta(self) -> None:
-        meta = await self._r.hgetall(self._k.meta)
-        if b"key_id" in meta and b"format" not in meta:
-            raise StoreConfigError(
-                f"storage.redis_prefix: {self._k.meta} holds version 1 data (records without per-user keys): "
-                "`python -m store backup` it with the previous release, then `python -m store restore "
-                "--legacy-backup` it into an empty prefix")
-        if b"format" not in meta:
-            await self._r.hsetnx(self._k.meta, "key_ids", self._cipher.key_id)
-            await self._r.hsetnx(self._k.meta, "format", FORMAT)
-            meta = await self._r.hgetall(self._k.meta)
-        key_ids = meta[b"key_ids"].decode().split(",")
-        if not any(self._cipher.knows(k) for k in key_ids):
-            raise StoreConfigError(f"storage.encryption_key: redis {self._k.meta} data is wrapped under key id(s) "
-                                   f"{', '.join(key_ids)}, but the configured key has id {self._cipher.key_id}: "
-                                   "wrong key")
-        if b"dim" in meta:
-            stored = int(meta[b"dim"])
-            if self._config.dim is not None and self._config.dim != stored:
-                raise StoreConfigError(f"storage.dim: configured {self._config.dim}, the store holds {stored}")
-            self._mirror.fix_dim(stored)
 
     async def close(self) -> None:
         if self._heartbeat_task is not None:
@@ -140,17 +124,8 @@ class RedisStore(VoiceprintStore):
         await self._follower.stop()
         await self._r.aclose()
         await self._rs.aclose()
-
-    # --- heartbeat: which keys each open store writes with (key rotation checks it) -------
-    async def _beat(self) -> None:
-        await self._r.hset(self._k.nodes, self.node_id, json.dumps(
-            {"write_key": self._cipher.key_id, "keys": self._cipher.key_ids, "t": time.time()}))
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_S)   # a background cadence, not a wait for a condition
-            with contextlib.suppress(RedisError, OSError):
-                await self._beat()
+        if self._rw is not self._r:
+            await self._rw.aclose()
 
     # --- writes ---------------------------------------------------------------------------
     async def _learn_dim(self, dim: int) -> None:
@@ -166,7 +141,7 @@ class RedisStore(VoiceprintStore):
                 record.created_at if record else 0, user_id, self._config.redis_stream_maxlen]
         if not self._durability.needs_confirmation:
             return await self._script(keys=keys, args=args)
-        async with self._r.client() as conn:   # WAIT/WAITAOF count the writes of the connection they run on
+        async with self._rw.client() as conn:   # WAIT/WAITAOF count the writes of the connection they run on
             result = await self._script(keys=keys, args=args, client=conn)
             if result[0]:
                 await self._durability.confirm(conn)
@@ -318,21 +293,8 @@ class RedisStore(VoiceprintStore):
             yield r
 
     async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
-        out = {}
         with unavailable():
-            for i in range(0, len(user_ids), _CHUNK):
-                chunk = user_ids[i:i + _CHUNK]
-                async with self._r.pipeline(transaction=False) as pipe:
-                    for u in chunk:
-                        pipe.hget(self._k.user(u), "k")
-                    wraps = await pipe.execute()
-                for uid, w in zip(chunk, wraps):
-                    if w is not None:
-                        try:
-                            out[uid] = unwrap(w, self._cipher, uid)
-                        except (CorruptData, StoreConfigError) as exc:
-                            self._view.quarantine(uid, str(exc))
-        return out
+            return await self._view.data_keys(user_ids)
 
     async def rotate_key(self, new_cipher: Cipher) -> int:
         from .redis_rotation import rotate

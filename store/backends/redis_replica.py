@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from ..config import StorageConfig
 from ..crypto import Cipher
-from ..datakeys import unwrap
+from ..datakeys import DataKey, unwrap
 from ..errors import CorruptData, StoreConfigError
 from ..metrics import StoreMetrics
 from ..mirror import LocalMirror
@@ -66,6 +66,23 @@ class ReplicaView:
                 bad.append((uid, str(exc)))
                 out.append((None, 0))
         return out, bad
+
+    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
+        """Live data keys (restore's erasure check); one this replica cannot unwrap is quarantined."""
+        out = {}
+        for i in range(0, len(user_ids), _CHUNK):
+            chunk = user_ids[i:i + _CHUNK]
+            async with self.r.pipeline(transaction=False) as pipe:
+                for u in chunk:
+                    pipe.hget(self.keys.user(u), "k")
+                wraps = await pipe.execute()
+            for uid, w in zip(chunk, wraps):
+                if w is not None:
+                    try:
+                        out[uid] = unwrap(w, self.cipher, uid)
+                    except (CorruptData, StoreConfigError) as exc:
+                        self.quarantine(uid, str(exc))
+        return out
 
     def quarantine(self, user_id: str, why: str) -> None:
         if user_id not in self.quarantined:

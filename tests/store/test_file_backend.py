@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from store.config import StorageConfig
@@ -116,7 +115,6 @@ async def test_rotate_key(tmp_path, key, rng):
 
 CHILD = """
 import asyncio, sys
-import numpy as np
 from store.config import StorageConfig
 from store.factory import create_store
 

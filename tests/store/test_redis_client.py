@@ -146,6 +146,12 @@ def sentinel_group(tmp_path):
         (tmp_path / d).mkdir()
     master = RedisServer(tmp_path / "m")
     replica = RedisServer(tmp_path / "r", "--replicaof", "127.0.0.1", str(master.port))
+    c = replica.client()
+    deadline = time.monotonic() + 10
+    while c.info("replication").get("master_link_status") != "up":   # initial sync done
+        assert time.monotonic() < deadline, "replica did not sync"
+        time.sleep(0.01)
+    c.close()
     sentinel = Sentinel(tmp_path, master.port)
     yield master, replica, sentinel
     sentinel.stop()
@@ -153,36 +159,40 @@ def sentinel_group(tmp_path):
     master.stop()
 
 
-def wait_replicated(master, replica, timeout: float = 10.0) -> None:
-    m, r = master.client(), replica.client()
-    deadline = time.monotonic() + timeout
-    while r.info("replication").get("slave_repl_offset", -1) < m.info("replication")["master_repl_offset"]:
-        assert time.monotonic() < deadline, "replica did not catch up"
-        time.sleep(0.01)
-    m.close()
-    r.close()
-
-
 async def test_sentinel_clients_follow_a_failover(sentinel_group, key, rng):
     master, replica, sentinel = sentinel_group
-    config = cfg(key, redis_sentinels=[f"127.0.0.1:{sentinel.port}"], redis_sentinel_master="vm")
+    config = cfg(key, redis_sentinels=[f"127.0.0.1:{sentinel.port}"], redis_sentinel_master="vm",
+                 redis_durability="replica", redis_wait_timeout_ms=2000)
     s = create_store(config)
     await s.open()
     try:
         before = [(await s.create_user(f"f{i}", [unit(rng, DIM)])).user_id for i in range(5)]
-        wait_replicated(master, replica)
-        master.kill()
-        start, after = time.monotonic(), None
-        while after is None:
-            try:
-                after = (await s.create_user("after", [unit(rng, DIM)])).user_id
-            except StorageUnavailable:
-                assert time.monotonic() - start < 30, "no failover within 30 s"
-                await asyncio.sleep(0.1)   # retry pacing while the sentinel elects
-        promoted = replica.client()
-        assert promoted.info("replication")["role"] == "master"
-        promoted.close()
-        assert {u.user_id for u in (await s.list_users(limit=100)).items} == {*before, after}
+        master.kill()   # right after the acknowledgements: WAIT 1 means the replica has every one
+        watcher = redis.Redis(port=sentinel.port)
+        deadline = time.monotonic() + 30
+        while int(watcher.sentinel_get_master_addr_by_name("vm")[1]) != replica.port:   # the sentinel elects
+            assert time.monotonic() < deadline, "no failover within 30 s"
+            time.sleep(0.05)
+        watcher.close()
+        # The old master comes back (empty); the sentinel turns it into a replica of the promoted one, and
+        # writes are acknowledged again once it has them.
+        returned = RedisServer(master.workdir, port=master.port)
+        try:
+            start, after, attempts = time.monotonic(), None, []
+            while after is None:
+                attempts.append(f"after-{len(attempts)}")
+                try:
+                    after = (await s.create_user("after", [unit(rng, DIM)], user_id=attempts[-1])).user_id
+                except StorageUnavailable:   # applied perhaps, but not acknowledged
+                    assert time.monotonic() - start < 30, "writes not acknowledged again within 30 s"
+                    await asyncio.sleep(0.1)   # retry pacing while the old master rejoins as a replica
+            promoted = replica.client()
+            assert promoted.info("replication")["role"] == "master"
+            promoted.close()
+            stored = {u.user_id for u in (await s.list_users(limit=100)).items}
+            assert {*before, after} <= stored <= {*before, *attempts}
+        finally:
+            returned.stop()
     finally:
         await s.close()
 
