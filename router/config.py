@@ -166,9 +166,10 @@ class LoggingConfig:
 class AuditConfig:
     enabled: bool = True
     path: str | None = None  # None: the "vomid.audit" logger's own handlers (stderr by default)
+    retention_days: int = 90  # daily files kept (rotated at midnight UTC); 0 keeps every file
 
     def validate(self) -> None:
-        pass
+        _check(self.retention_days >= 0, "audit.retention_days", "must be >= 0 (0: keep every file)")
 
 
 @dataclass

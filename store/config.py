@@ -59,6 +59,9 @@ class StorageConfig:
     # Keys still accepted for reading (after a rotation); never used to write.
     encryption_old_keys: list[str] = field(default_factory=list)
     snapshot_every: int = 10_000
+    # Erase voiceprints unused (no enrolment, no verification) for this many days; 0 keeps them forever.
+    retention_days: float = 0.0
+    retention_sweep_s: float = 3600.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "StorageConfig":
@@ -97,6 +100,10 @@ class StorageConfig:
         if self.type == "redis":
             from .redis_client import RedisSettings  # (imports redis-py: only when it is used)
             RedisSettings.from_storage(self).check()
+        if self.retention_days < 0:
+            raise bad("retention_days", "must be >= 0 (0: keep voiceprints until deleted)")
+        if self.retention_sweep_s <= 0:
+            raise bad("retention_sweep_s", "must be > 0")
         if self.redis_timeout_s <= 0:
             raise bad("redis_timeout_s", "must be > 0")
         if not self.redis_prefix or any(c in self.redis_prefix for c in " {}"):

@@ -29,6 +29,11 @@ class UserRecord:
     updated_at: float
     embeddings: np.ndarray  # (n, dim) float32, raw (not normalised)
     data_key: DataKey | None = field(default=None, repr=False, compare=False)
+    last_used: float | None = field(default=None, compare=False)   # retention: enrolment or verification
+
+    @property
+    def last_use(self) -> float:
+        return self.last_used if self.last_used is not None else self.updated_at
 
     @property
     def dim(self) -> int:
@@ -39,12 +44,13 @@ class UserRecord:
                     int(self.embeddings.shape[0]))
 
     def with_enrollment(self, embedding: np.ndarray, now: float) -> "UserRecord":
-        return replace(self, embeddings=np.vstack([self.embeddings, embedding[None, :]]), updated_at=now)
+        return replace(self, embeddings=np.vstack([self.embeddings, embedding[None, :]]), updated_at=now,
+                       last_used=now)
 
     # --- encoding -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         head = json.dumps({"id": self.user_id, "name": self.name, "meta": self.metadata,
-                           "c": self.created_at, "u": self.updated_at,
+                           "c": self.created_at, "u": self.updated_at, "lu": self.last_used,
                            "n": int(self.embeddings.shape[0]), "d": self.dim}).encode()
         body = np.ascontiguousarray(self.embeddings, dtype="<f4").tobytes()
         return struct.pack("<I", len(head)) + head + body
@@ -57,7 +63,7 @@ class UserRecord:
             n, d = int(head["n"]), int(head["d"])
             emb = np.frombuffer(data, dtype="<f4", count=n * d, offset=4 + hlen)
             return cls(head["id"], head["name"], head["meta"], float(head["c"]), float(head["u"]),
-                       emb.astype(np.float32).reshape(n, d))
+                       emb.astype(np.float32).reshape(n, d), last_used=head.get("lu"))
         except (struct.error, ValueError, KeyError, TypeError) as exc:
             raise CorruptData(f"undecodable user record: {exc}") from None
 
@@ -94,6 +100,11 @@ def encode_backup_entry(record: UserRecord) -> bytes:
     return b"B" + struct.pack("<H", len(uid)) + uid + record.seal(0)
 
 
+def encode_touch(user_id: str, when: float) -> bytes:
+    """A user's last use (retention), without rewriting the record."""
+    return b"T" + f"{when!r}|{user_id}".encode()
+
+
 def encode_delete(user_id: str) -> bytes:
     return b"D" + user_id.encode()
 
@@ -109,7 +120,8 @@ def encode_close(next_gen: int) -> bytes:
 
 
 def decode_op(data: bytes) -> tuple[str, object]:
-    """("put", record), ("entry", (user_id, sealed)), ("delete", user_id), ("end", n) or ("close", gen).
+    """("put", record), ("entry", (user_id, sealed)), ("delete", user_id), ("touch", (user_id, when)),
+    ("end", n) or ("close", gen).
 
     "P" is a version 1 put without a data key (the store gives it one).
     """
@@ -124,6 +136,9 @@ def decode_op(data: bytes) -> tuple[str, object]:
             return "entry", (rest[2:2 + n].decode(), rest[2 + n:])
         if tag == b"D":
             return "delete", rest.decode()
+        if tag == b"T":
+            when, _, uid = rest.decode().partition("|")
+            return "touch", (uid, float(when))
         if tag == b"E":
             return "end", int(rest)
         if tag == b"C":

@@ -23,7 +23,7 @@ from ..crypto import Cipher, load_cipher
 from ..errors import RotationIncomplete, StorageUnavailable, StoreConfigError
 from ..filedir import recover, remove_older, write_snapshot
 from ..framing import Appender, commit_temp, write_temp
-from ..records import UserRecord, encode_close, encode_delete, encode_put
+from ..records import UserRecord, encode_close, encode_delete, encode_put, encode_touch
 from .memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class FileStore(MemoryStore):
             await self.close()  # a failed start must not keep the directory locked
             raise
         await self._mirror.load(records)
+        self._sweeper.start()
         log.info("file store opened", extra={"path": str(self._dir), "users": len(records)})
 
     def _take_lock(self) -> None:
@@ -91,6 +92,7 @@ class FileStore(MemoryStore):
             await self._compaction
 
     async def close(self) -> None:
+        await self._sweeper.stop()
         await self.settle()
         if self._log is not None:
             self._log.close()
@@ -115,6 +117,9 @@ class FileStore(MemoryStore):
 
     async def _persist_delete(self, user_id: str) -> None:
         await self._append([encode_delete(user_id)])
+
+    async def _persist_touch(self, user_id: str, when: float) -> None:
+        await self._append([encode_touch(user_id, when)])
 
     async def _after_write(self, deleted: bool = False) -> None:
         if deleted or self._log_entries >= self._config.snapshot_every:

@@ -6,11 +6,12 @@ It is also the base of the file backend, which only adds persistence through the
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import numpy as np
 
+from .. import clock
 from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..datakeys import DataKey
@@ -19,6 +20,7 @@ from ..errors import InvalidRequest, UserExists, UserNotFound
 from ..mirror import LocalMirror
 from ..models import Match, Page, User
 from ..records import UserRecord
+from ..retention import Retention, Sweeper
 from ..validation import check_page, check_room, new_record
 
 
@@ -31,6 +33,8 @@ class MemoryStore(VoiceprintStore):
         # Writes are serialised: a write is persisted, then applied, before the next starts,
         # so the order on disk is the order in memory.
         self._write_lock = asyncio.Lock()
+        self._retention = Retention(config)
+        self._sweeper = Sweeper(self, self._retention)
 
     # --- persistence hooks (no-ops here) --------------------------------------------------
     async def _persist_put(self, records: list[UserRecord]) -> None:
@@ -42,11 +46,14 @@ class MemoryStore(VoiceprintStore):
     async def _after_write(self, deleted: bool = False) -> None:
         pass
 
-    async def open(self) -> None:
+    async def _persist_touch(self, user_id: str, when: float) -> None:
         pass
 
+    async def open(self) -> None:
+        self._sweeper.start()
+
     async def close(self) -> None:
-        pass
+        await self._sweeper.stop()
 
     # --- writes ---------------------------------------------------------------------------
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
@@ -64,7 +71,7 @@ class MemoryStore(VoiceprintStore):
         async with self._write_lock:
             record = self._record(user_id)
             check_room(record.embeddings.shape[0], self._config.max_enrollments)
-            record = record.with_enrollment(emb, time.time())
+            record = record.with_enrollment(emb, clock.now())
             await self._commit(record)
         return record.to_user()
 
@@ -112,7 +119,23 @@ class MemoryStore(VoiceprintStore):
         score = await self._mirror.score(user_id, embedding)
         if score is None:
             raise UserNotFound(user_id)
+        await self._touch(user_id)
         return score
+
+    async def _touch(self, user_id: str) -> None:
+        """Record a verification as use (coarsely: see store.retention)."""
+        now = clock.now()
+        record = self._mirror.records.get(user_id)
+        if record is None or not self._retention.needs_touch(record.last_use, now):
+            return
+        async with self._write_lock:
+            record = self._mirror.records.get(user_id)
+            if record is not None:
+                await self._persist_touch(user_id, now)
+                self._mirror.records[user_id] = replace(record, last_used=now)
+
+    async def last_uses(self) -> dict[str, float]:
+        return {u: r.last_use for u, r in self._mirror.records.items()}
 
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
         if not 1 <= k <= 1000:

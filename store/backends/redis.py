@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -21,6 +20,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .. import clock
 from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
@@ -31,10 +31,12 @@ from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, Stor
 from ..models import Match, Page, User
 from ..records import UserRecord
 from ..redis_client import RedisSettings, connect
+from ..retention import Sweeper
 from ..validation import check_page, check_room, new_record
 from .redis_durability import Durability
 from .redis_layout import WRITE, Keys
 from .redis_meta import beat, check_meta, heartbeat_forever
+from .redis_retention import RedisRetention
 from .redis_replica import ReplicaView
 from .redis_stream import StreamFollower
 
@@ -75,6 +77,8 @@ class RedisStore(VoiceprintStore):
         self._follower = StreamFollower(self._rs, self._k.events, self._view.apply_events, self._view.reload,
                                         on_reload=lambda code: self.metrics.reloads.labels(code).inc())
         self._heartbeat_task: asyncio.Task | None = None
+        self._retention = RedisRetention(config, self._r, self._k, self.node_id)
+        self._sweeper = Sweeper(self, self._retention.policy)
 
     def _client(self, timeout: float) -> aioredis.Redis:
         # No retries: a dead Redis should surface as StorageUnavailable now, not after backoff.
@@ -108,12 +112,16 @@ class RedisStore(VoiceprintStore):
             await self.close()  # a failed start must not leak connections
             raise
         self._follower.start(start)
+        self._sweeper.start()
         if self.announce:
             self._heartbeat_task = asyncio.get_running_loop().create_task(
                 heartbeat_forever(self._r, self._k, self.node_id, lambda: self._cipher))
         log.info("redis store opened", extra={"users": len(self._mirror.names)})
 
     async def close(self) -> None:
+        await self._sweeper.stop()
+        with contextlib.suppress(RedisError, OSError):
+            await self._retention.release()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -138,7 +146,8 @@ class RedisStore(VoiceprintStore):
                           wraps: bytes = b"") -> list:
         keys = [self._k.user(user_id), self._k.users, self._k.events]
         args = [op, str(version), record.seal(version + 1) if record else b"", wraps,
-                record.created_at if record else 0, user_id, self._config.redis_stream_maxlen]
+                record.created_at if record else 0, user_id, self._config.redis_stream_maxlen,
+                repr(record.last_use) if record else 0]
         if not self._durability.needs_confirmation:
             return await self._script(keys=keys, args=args)
         async with self._rw.client() as conn:   # WAIT/WAITAOF count the writes of the connection they run on
@@ -188,7 +197,7 @@ class RedisStore(VoiceprintStore):
             check_room(current.embeddings.shape[0], self._config.max_enrollments)
             if current.dim != emb.shape[0]:
                 raise InvalidEmbedding(f"embedding has {emb.shape[0]} dims, the store holds {current.dim}")
-            return current.with_enrollment(emb, time.time())
+            return current.with_enrollment(emb, clock.now())
 
         return (await self._write(user_id, build)).to_user()
 
@@ -257,7 +266,10 @@ class RedisStore(VoiceprintStore):
         if record.dim != query.shape[0]:
             raise InvalidEmbedding(f"embedding has {query.shape[0]} dims, the store holds {record.dim}")
         rows = index_rows(record.embeddings, self._config.score_policy)
-        return float(np.max(rows @ normalise(query)[0]))
+        score = float(np.max(rows @ normalise(query)[0]))
+        with unavailable():
+            await self._retention.touch(user_id)
+        return score
 
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
         if not 1 <= k <= 1000:
@@ -295,6 +307,16 @@ class RedisStore(VoiceprintStore):
     async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
         with unavailable():
             return await self._view.data_keys(user_ids)
+
+    async def last_uses(self) -> dict[str, float]:
+        with unavailable():
+            return await self._retention.last_uses()
+
+    async def expire_unused(self, now: float | None = None) -> list[str]:
+        with unavailable():
+            if not await self._retention.lock():
+                return []   # another replica is sweeping
+        return await super().expire_unused(now)
 
     async def rotate_key(self, new_cipher: Cipher) -> int:
         from .redis_rotation import rotate

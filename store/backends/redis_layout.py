@@ -21,7 +21,7 @@ local cur = redis.call('HGET', KEYS[1], 'v') or '0'
 if cur ~= ARGV[2] then return {0, cur} end
 local v = tonumber(cur) + 1
 if ARGV[1] == 'put' then
-  redis.call('HSET', KEYS[1], 'r', ARGV[3], 'v', v)
+  redis.call('HSET', KEYS[1], 'r', ARGV[3], 'v', v, 'lu', ARGV[8])
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[4]) end
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 else
@@ -30,6 +30,13 @@ else
 end
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'op', ARGV[1], 'id', ARGV[6], 'v', v)
 return {1, id}
+"""
+
+# Record a use (retention) of a user that still exists; never creates a hash for a deleted one.
+TOUCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'lu', ARGV[1])
+return 1
 """
 
 # Replace a user's wraps only if they are still the ones the caller read (key rotation).
@@ -42,7 +49,8 @@ return 1
 
 class Keys:
     def __init__(self, prefix: str):
-        self.meta, self.users, self.events, self.nodes = (f"{prefix}:{k}" for k in ("meta", "users", "events", "nodes"))
+        self.meta, self.users, self.events, self.nodes, self.sweep_lock = (
+            f"{prefix}:{k}" for k in ("meta", "users", "events", "nodes", "retention-lock"))
         self._user = f"{prefix}:u:"
 
     def user(self, user_id: str) -> str:

@@ -115,6 +115,7 @@ async def test_rotate_key(tmp_path, key, rng):
 
 CHILD = """
 import asyncio, sys
+import numpy as np
 from store.config import StorageConfig
 from store.factory import create_store
 
