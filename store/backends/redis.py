@@ -37,7 +37,8 @@ from .redis_durability import Durability
 from .redis_layout import WRITE, Keys
 from .redis_meta import beat, check_meta, heartbeat_forever
 from .redis_retention import RedisRetention
-from .redis_replica import ReplicaView
+from .redis_replica import RedisSource
+from .replica import ReplicaView
 from .redis_stream import StreamFollower
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class RedisStore(VoiceprintStore):
         self._r = self._client(config.redis_timeout_s)
         # The follower parks in blocking reads, so its socket timeout must outlast the block.
         self._rs = self._client(config.redis_timeout_s + 1.0)
-        self._view = ReplicaView(config, cipher or load_cipher(config), self._k, self._r, self.metrics)
+        self._view = ReplicaView(config, cipher or load_cipher(config), RedisSource(self._r, self._k), self.metrics)
         self._script = self._r.register_script(WRITE)
         self._durability = Durability(config)
         # WAIT/WAITAOF block up to redis_wait_timeout_ms: their connection's read timeout must outlast that.

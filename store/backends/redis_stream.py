@@ -9,15 +9,10 @@ stream's newest id went backwards (Redis restored from an older AOF/RDB, failove
 """
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable
-
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-log = logging.getLogger(__name__)
+from .follower import ChangeFollower
 
 BATCH = 500
 
@@ -29,75 +24,20 @@ def sid(stream_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-class StreamFollower:
-    def __init__(self, client: aioredis.Redis, stream: str,
-                 apply: Callable[[list[tuple[str, str, int]]], Awaitable[None]],
-                 reload: Callable[[], Awaitable[str]], block_ms: int = 1000,
-                 on_reload: Callable[[str], None] | None = None):
+class StreamFollower(ChangeFollower):
+    transient = (RedisError, OSError)
+    START = "0-0"
+
+    def __init__(self, client: aioredis.Redis, stream: str, apply, reload, block_ms: int = 1000,
+                 on_reload=None):
+        super().__init__(apply, reload, on_reload, name="voiceprint-stream")
         self._r = client
         self._stream = stream
-        self._apply = apply      # [(op, user_id, version)] in stream order
-        self._reload = reload    # rebuild the view from a snapshot; returns the id to go on from
-        self._on_reload = on_reload or (lambda reason: None)
         self._block_ms = block_ms
-        self.last_id = "0-0"
-        self.connected = False
-        self.reloads = 0
-        self.last_applied_at: float | None = None
-        self._advanced = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._stopping = False
 
-    def start(self, from_id: str) -> None:
-        self.last_id = from_id
-        self._stopping = False
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="voiceprint-stream")
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        # The flag as well as cancel(): a cancellation that lands inside the client's own
-        # timeout handling can come out as a TimeoutError, which the loop would retry forever.
-        self._stopping = True
-        self._task.cancel()
-        try:
-            await asyncio.wait_for(self._task, 5.0)
-        except (asyncio.CancelledError, asyncio.TimeoutError):
-            pass
-        self._task = None
-
-    async def wait_for(self, stream_id: str, timeout: float) -> bool:
-        """Wait until this replica has applied `stream_id` (read-your-writes for the local index)."""
-        deadline = time.monotonic() + timeout
-        while sid(self.last_id) < sid(stream_id):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._advanced.wait(), remaining)
-            except asyncio.TimeoutError:
-                return False
-        return True
-
-    async def _run(self) -> None:
-        backoff = 0.05
-        while not self._stopping:
-            try:
-                await self._step()
-                self.connected, backoff = True, 0.05
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                if self._stopping:
-                    return
-                if self.connected:
-                    log.warning("change stream unreachable: %s", exc)
-                self.connected = False
-                await asyncio.sleep(backoff)  # retry pacing of a background loop, not a test wait
-                backoff = min(2.0, backoff * 2)
-            except Exception:  # a bug must not silently stop replication: log it loudly and go on
-                log.exception("change stream follower failed; retrying")
-                await asyncio.sleep(1.0)
+    @staticmethod
+    def order(position: str) -> tuple:
+        return sid(position)
 
     async def _step(self) -> None:
         # The checks and the read are one transaction, so trimming cannot slip between them.
@@ -118,18 +58,11 @@ class StreamFollower:
             return
         entries = batch[0][1] if batch else []
         if entries:
-            await self._apply([(f[b"op"].decode(), f[b"id"].decode(), int(f.get(b"v", 0))) for _, f in entries])
-            self.last_applied_at = time.time()
-            self._advance(entries[-1][0].decode())
+            await self.applied([(f[b"op"].decode(), f[b"id"].decode(), int(f.get(b"v", 0))) for _, f in entries],
+                               entries[-1][0].decode())
         if len(entries) < BATCH:
             # Nothing (more) to read: park in a blocking read until something newer exists.
             await self._r.xread({self._stream: self.last_id}, count=1, block=self._block_ms)
-
-    async def reload(self, code: str, reason: str) -> None:
-        log.warning("reloading every user: %s", reason)
-        self.reloads += 1
-        self._on_reload(code)
-        self._advance(await self._reload())
 
     def _distrust(self, info: dict, last_is_there: bool) -> tuple[str, str] | None:
         """(metric label, why) the tail after this replica's position cannot be trusted, or None."""
@@ -147,8 +80,3 @@ class StreamFollower:
         if newest > last:
             return "trimmed", "this replica fell behind the trimmed change stream"
         return None
-
-    def _advance(self, stream_id: str) -> None:
-        self.last_id = stream_id
-        self._advanced.set()
-        self._advanced = asyncio.Event()
