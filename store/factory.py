@@ -4,6 +4,7 @@ from __future__ import annotations
 from .base import VoiceprintStore
 from .backends.file import FileStore
 from .backends.memory import MemoryStore
+from .backends.postgres import PostgresStore
 from .backends.redis import RedisStore
 from .config import StorageConfig
 from .errors import StoreConfigError
@@ -12,6 +13,7 @@ BACKENDS: dict[str, type[VoiceprintStore]] = {
     "memory": MemoryStore,
     "file": FileStore,
     "redis": RedisStore,
+    "postgres": PostgresStore,
 }
 
 

@@ -157,16 +157,21 @@ class RedisStore(VoiceprintStore):
                 await self._durability.confirm(conn)
             return result
 
-    async def _write(self, user_id: str, build, op: str = "put") -> UserRecord:
+    async def _write(self, user_id: str, build, op: str = "put") -> UserRecord | None:
         """One optimistic change of a user: build(current record or None) -> the record to store."""
         with unavailable():
             while True:
                 blob, wraps, version = await self._r.hmget(self._k.user(user_id), "r", "k", "v")
                 version = int(version or 0)
-                current = None if blob is None else self._view.decode(user_id, blob, wraps, version)
-                record = build(current)
-                new_key = op == "put" and (current is None or current.data_key != record.data_key)
-                result = await self._run_script(op, record if op == "put" else None, user_id, version,
+                if op == "del":   # erasure never depends on decrypting what is erased
+                    if blob is None:
+                        raise UserNotFound(user_id)
+                    record, new_key = None, False
+                else:
+                    current = None if blob is None else self._view.decode(user_id, blob, wraps, version)
+                    record = build(current)
+                    new_key = current is None or current.data_key != record.data_key
+                result = await self._run_script(op, record, user_id, version,
                                                 wrap(record.data_key, self._cipher, user_id) if new_key else b"")
                 if result[0]:
                     break   # else another replica changed this user meanwhile: rebuild on its state
@@ -203,12 +208,7 @@ class RedisStore(VoiceprintStore):
         return (await self._write(user_id, build)).to_user()
 
     async def delete_user(self, user_id: str) -> None:
-        def build(current):
-            if current is None:
-                raise UserNotFound(user_id)
-            return current
-
-        await self._write(user_id, build, op="del")
+        await self._write(user_id, None, op="del")
 
     async def import_records(self, records: list[UserRecord]) -> None:
         records = [r if r.data_key is not None else r.with_key() for r in records]

@@ -24,13 +24,16 @@ async def open_store(**d):
     return s
 
 
-@pytest.mark.parametrize("source, target", [("memory", "redis"), ("file", "redis"), ("redis", "file")])
+@pytest.mark.parametrize("source, target", [("memory", "redis"), ("file", "redis"), ("redis", "file"),
+                                            ("file", "postgres"), ("postgres", "redis")])
 async def test_migrate_between_backends(source, target, tmp_path, key, cipher, rng, request):
     def settings(kind, n):
         d = {"type": kind, "encryption_key": key, "path": str(tmp_path / f"s{n}")}
         if kind == "redis":
             d.update(redis_url=request.getfixturevalue("redis_server").url,
                      redis_prefix=f"{request.getfixturevalue('redis_prefix')}b{n}")
+        if kind == "postgres":
+            d.update(request.getfixturevalue("pg_server").settings(f"{request.getfixturevalue('pg_prefix')}x{n}"))
         return d
 
     src = await open_store(**settings(source, 0))

@@ -12,7 +12,7 @@ from .conftest import unit
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 DIM = 16
-BACKENDS = ["memory", "file", "redis"]
+BACKENDS = ["memory", "file", "redis", "postgres"]
 
 
 @pytest.fixture
@@ -24,6 +24,8 @@ async def open_kind(tmp_path, key, request):
         if kind == "redis":
             d.update(redis_url=request.getfixturevalue("redis_server").url,
                      redis_prefix=f"{request.getfixturevalue('redis_prefix')}e{n}")
+        if kind == "postgres":
+            d.update(request.getfixturevalue("pg_server").settings(f"{request.getfixturevalue('pg_prefix')}x{n}"))
         s = create_store(StorageConfig.from_dict(d))
         await s.open()
         opened.append(s)
