@@ -25,9 +25,10 @@ from ..embeddings import as_embedding, index_rows, normalise
 from ..errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, StoreConfigError, UserExists, UserNotFound
 from ..models import Match, Page, User
 from ..records import UserRecord
-from ..retention import Retention, Sweeper
+from ..retention import Sweeper
 from ..validation import check_page, check_room, new_record
 from .postgres_feed import TRANSIENT, PgFollower, PgSource, Tables, new_tag, position
+from .postgres_retention import PgRetention
 from .replica import ReplicaView
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,8 @@ class PostgresStore(VoiceprintStore):
         self._pool: asyncpg.Pool | None = None
         self._view: ReplicaView | None = None
         self._follower: PgFollower | None = None
-        self._retention = Retention(config)
-        self._sweeper = Sweeper(self, self._retention)
-        self._seen_use: dict[str, float] = {}
+        self._uses = PgRetention(config, lambda: self._pool, self._t)
+        self._sweeper = Sweeper(self, self._uses.policy)
 
     def _connect_args(self) -> dict:
         c = self._config
@@ -284,32 +284,17 @@ class PostgresStore(VoiceprintStore):
             return await self._view.data_keys(user_ids)
 
     async def _touch(self, user_id: str) -> None:
-        """Record a verification as use, coarsely (store.retention)."""
-        now = clock.now()
-        if not self._retention.needs_touch(self._seen_use.get(user_id), now):
-            return
         with unavailable():
-            if user_id not in self._seen_use:   # first time here: what does the table hold?
-                held = await self._pool.fetchval(f"SELECT last_use FROM {self._t.users} WHERE user_id = $1", user_id)
-                if held is not None and not self._retention.needs_touch(held, now):
-                    self._seen_use[user_id] = held
-                    return
-            await self._pool.execute(f"UPDATE {self._t.users} SET last_use = $2 WHERE user_id = $1 AND "
-                                     "last_use < $2", user_id, now)
-        self._seen_use[user_id] = now
+            await self._uses.touch(user_id)
 
     async def last_uses(self) -> dict[str, float]:
         with unavailable():
-            return {r["user_id"]: r["last_use"] for r in await self._pool.fetch(
-                f"SELECT user_id, last_use FROM {self._t.users}")}
+            return await self._uses.last_uses()
 
     async def expire_unused(self, now: float | None = None) -> list[str]:
         now = clock.now() if now is None else now
-        with unavailable():   # one replica sweeps: a lease in meta, taken over once it has run out
-            won = await self._pool.fetchval(
-                f"INSERT INTO {self._t.meta} (k, v) VALUES ('sweep', $1) ON CONFLICT (k) DO UPDATE SET v = $1 "
-                f"WHERE split_part({self._t.meta}.v, '|', 1) = $2 OR split_part({self._t.meta}.v, '|', 2)::float8 < $3 "
-                "RETURNING v", f"{id(self)}|{now + self._retention.sweep_s}", str(id(self)), now)
+        with unavailable():
+            won = await self._uses.lease(now)
         return await super().expire_unused(now) if won else []
 
     async def rotate_key(self, new_cipher: Cipher) -> int:

@@ -76,8 +76,8 @@ async def test_background_sweep(store_factory, fake_clock, rng):
         await s.get_user(u.user_id)
 
 
-@pytest.mark.parametrize("backend", ["redis"], indirect=True)
-async def test_one_redis_replica_sweeps(store_factory, fake_clock, rng, caplog):
+@pytest.mark.parametrize("backend", ["redis", "postgres"], indirect=True)
+async def test_one_replica_sweeps(store_factory, fake_clock, rng, caplog):
     caplog.set_level(logging.INFO, logger="vomid.audit")
     a = await store_factory(retention_days=1)
     b = await store_factory(retention_days=1)
