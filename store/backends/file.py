@@ -198,14 +198,17 @@ class FileStore(MemoryStore):
         it, it opens with the new key. A failure after the commit stops this process from writing (its
         log would be a retired generation) and says so.
         """
-        await self.settle()
-        async with self._write_lock:
+        while True:
             await self.settle()
-            if self._failed:
-                raise StorageUnavailable(self._failed)
-            state = list(self._mirror.records.values())
-            await asyncio.to_thread(self._rotate, state, new_cipher)
-        return len(state)
+            async with self._write_lock:
+                # A compaction's second pass needs this lock: never wait for one while holding it.
+                if self._compaction is not None and not self._compaction.done():
+                    continue
+                if self._failed:
+                    raise StorageUnavailable(self._failed)
+                state = list(self._mirror.records.values())
+                await asyncio.to_thread(self._rotate, state, new_cipher)
+                return len(state)
 
     def _rotate(self, state: list[UserRecord], new: Cipher) -> None:
         self._commit_generation(self._gen + 1, state, new)
