@@ -7,8 +7,11 @@ writers and reports acknowledged writes/s and p50/p99 acknowledgement latency, t
 
   applied        -> everysec master        fsync          -> appendfsync-always master
   replica        -> everysec master + WAIT fsync+replica  -> always master + WAIT
+On a server with WAITAOF (Redis >= 7.2, Valkey) the fsync modes run on the everysec master instead: WAITAOF
+waits for the fsync that covers the write (group commit), which is what the store does there.
 
     python loadtest/bench_redis_durability.py --users 2000 --concurrency 16 --out durability.json
+    python loadtest/bench_redis_durability.py --server /path/to/redis-server-7.4   # WAITAOF
 """
 from __future__ import annotations
 
@@ -41,10 +44,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_redis(workdir: Path, *args: str) -> tuple[subprocess.Popen, int]:
+def server_version(binary: str) -> tuple[int, ...]:
+    text = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    v = text.split("v=")[1].split()[0] if "v=" in text else "0"
+    return tuple(int(x) for x in v.split(".")[:2])
+
+
+def start_redis(binary: str, workdir: Path, *args: str) -> tuple[subprocess.Popen, int]:
     workdir.mkdir(parents=True)
     port = free_port()
-    proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--dir", str(workdir), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port, socket_connect_timeout=0.2)
     deadline = time.monotonic() + 10
@@ -63,7 +72,7 @@ def start_redis(workdir: Path, *args: str) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-async def run_mode(mode: str, port: int, users: int, concurrency: int, dim: int) -> dict:
+async def run_mode(mode: str, port: int, policy: str, users: int, concurrency: int, dim: int) -> dict:
     config = StorageConfig.from_dict({"type": "redis", "redis_url": f"redis://127.0.0.1:{port}/0",
                                       "redis_prefix": f"bench-{mode}", "encryption_key": generate_key(),
                                       "redis_durability": mode, "redis_wait_timeout_ms": 5000})
@@ -82,7 +91,7 @@ async def run_mode(mode: str, port: int, users: int, concurrency: int, dim: int)
         await asyncio.gather(*[one(i) for i in range(users)])
         elapsed = time.perf_counter() - start
     ms = np.array(latencies) * 1e3
-    return {"mode": mode, "server_appendfsync": MODES[mode], "users": users, "concurrency": concurrency,
+    return {"mode": mode, "server_appendfsync": policy, "users": users, "concurrency": concurrency,
             "writes_per_s": round(users / elapsed, 1), "p50_ms": round(float(np.percentile(ms, 50)), 3),
             "p99_ms": round(float(np.percentile(ms, 99)), 3)}
 
@@ -95,17 +104,21 @@ async def main() -> None:
     ap.add_argument("--dir", help="where the servers keep their AOF (default: a temp dir; put it on the disk "
                                   "you want to measure)")
     ap.add_argument("--out", default="durability.json")
+    ap.add_argument("--server", default=shutil.which("redis-server"), help="redis-server (or valkey-server) binary")
     args = ap.parse_args()
+    # Valkey 8 reports itself as 8.x and has WAITAOF; Redis has it from 7.2.
+    waitaof = server_version(args.server) >= (7, 2)
+    modes = {m: ("everysec" if waitaof else p) for m, p in MODES.items()}
     root = Path(tempfile.mkdtemp(prefix="vomid-durability-", dir=args.dir))
     procs, masters = [], {}
     try:
         for policy in ("everysec", "always"):
-            proc, port = start_redis(root / policy, "--appendonly", "yes", "--appendfsync", policy)
-            replica, _ = start_redis(root / f"{policy}-replica", "--replicaof", "127.0.0.1", str(port))
+            proc, port = start_redis(args.server, root / policy, "--appendonly", "yes", "--appendfsync", policy)
+            replica, _ = start_redis(args.server, root / f"{policy}-replica", "--replicaof", "127.0.0.1", str(port))
             procs += [proc, replica]
             masters[policy] = port
-        rows = [await run_mode(mode, masters[policy], args.users, args.concurrency, args.dim)
-                for mode, policy in MODES.items()]
+        rows = [await run_mode(mode, masters[policy], policy, args.users, args.concurrency, args.dim)
+                for mode, policy in modes.items()]
     finally:
         for p in procs:
             p.terminate()
@@ -117,7 +130,7 @@ async def main() -> None:
         print(f"{r['mode']:<15}{r['server_appendfsync']:<10}{r['writes_per_s']:>10}"
               f"{r['writes_per_s'] / base:>11.2f}x{r['p50_ms']:>10}{r['p99_ms']:>10}")
     Path(args.out).write_text(json.dumps({"machine": platform.node(), "redis": subprocess.run(
-        [shutil.which("redis-server"), "--version"], capture_output=True, text=True).stdout.strip(),
+        [args.server, "--version"], capture_output=True, text=True).stdout.strip(), "waitaof": waitaof,
         "results": rows}, indent=2))
 
 

@@ -218,7 +218,7 @@ class RedisStore(VoiceprintStore):
         with unavailable():
             if records:
                 await self._learn_dim(records[0].dim)
-            for r in records:   # one script per user keeps the version check; pipelined below 1 RTT each
+            for r in records:   # one compare-and-set per user (2 round trips): restores are rare
                 while True:
                     version = int(await self._r.hget(self._k.user(r.user_id), "v") or 0)
                     result = await self._run_script("put", r, r.user_id, version, wrap(r.data_key, self._cipher,

@@ -2,8 +2,9 @@
 
   applied        Redis applied it in memory (what the server's own persistence then makes of it: with the
                  compose default `appendfsync everysec` a machine crash can lose the last second).
-  fsync          on disk before the reply: WAITAOF 1 0 on Redis >= 7.2; on older servers the server must
-                 run `appendonly yes` + `appendfsync always` (it fsyncs before replying), checked at start.
+  fsync          on disk before the reply: WAITAOF 1 0 on Redis >= 7.2 (and Valkey); on older servers the
+                 server must run `appendonly yes` + `appendfsync always` (it fsyncs before replying), checked
+                 at start.
   replica        copied to redis_wait_replicas replicas (WAIT), so a failover to one of them keeps it.
   fsync+replica  both.
 WAIT/WAITAOF count the writes of the connection they are sent on, so the store sends them on the same
@@ -41,6 +42,11 @@ class Durability:
             return
         version = (await r.info("server")).get("redis_version", "0")
         if _version(str(version)) >= (7, 2):
+            try:   # nothing written on this connection yet: answers at once, or refuses without an AOF
+                await r.execute_command("WAITAOF", 1, 0, 1)
+            except ResponseError as exc:
+                raise StoreConfigError(f"storage.redis_durability: 'fsync' needs the server's appendonly yes "
+                                       f"({exc})") from None
             self.waitaof = True
             return
         try:
@@ -58,12 +64,17 @@ class Durability:
 
     async def confirm(self, conn: aioredis.Redis) -> None:
         """On the connection that just wrote: wait until the write is as durable as configured."""
-        if self.waitaof:
-            local, replicas = await conn.execute_command("WAITAOF", 1, self.replicas, self.timeout_ms)
-            if local < 1 or replicas < self.replicas:
-                raise StorageUnavailable(f"write not confirmed durable within {self.timeout_ms} ms "
-                                         f"(fsync'd locally: {bool(local)}, replicas: {replicas}/{self.replicas})")
-        elif self.replicas:
+        try:
+            await self._confirm(conn)
+        except ResponseError as exc:   # e.g. the AOF was switched off since the start
+            raise StorageUnavailable(f"write not confirmed durable: {exc}") from None
+
+    async def _confirm(self, conn: aioredis.Redis) -> None:
+        if self.waitaof:   # on this server's disk (the replicas' own AOF is not required)
+            local, _ = await conn.execute_command("WAITAOF", 1, 0, self.timeout_ms)
+            if local < 1:
+                raise StorageUnavailable(f"write not fsync'd within {self.timeout_ms} ms: not acknowledged")
+        if self.replicas:
             got = await conn.execute_command("WAIT", self.replicas, self.timeout_ms)
             if got < self.replicas:
                 raise StorageUnavailable(f"write reached {got} of {self.replicas} replicas within "
