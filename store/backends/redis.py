@@ -16,9 +16,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import redis.asyncio as aioredis
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .. import clock
 from ..base import VoiceprintStore
@@ -26,11 +24,10 @@ from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
 from ..datakeys import DataKey, wrap
 from ..embeddings import as_embedding, index_rows, normalise
-from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, StoreConfigError,
-                      UserExists, UserNotFound)
+from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound)
 from ..models import Match, Page, User
 from ..records import UserRecord
-from ..redis_client import RedisSettings, connect
+from ..redis_client import RedisSettings, connect, unavailable
 from ..retention import Sweeper
 from ..validation import check_page, check_room, new_record
 from .redis_durability import Durability
@@ -43,19 +40,6 @@ from .redis_stream import StreamFollower
 
 log = logging.getLogger(__name__)
 _CHUNK = 1000
-
-
-@contextlib.contextmanager
-def unavailable():
-    """Connection trouble becomes the one typed error the router maps to 503."""
-    try:
-        yield
-    except AuthenticationError as exc:
-        raise StoreConfigError(f"storage.redis_password: redis refused the credentials: {exc}") from None
-    except NoPermissionError as exc:
-        raise StoreConfigError(f"storage.redis_username: the redis user lacks a permission: {exc}") from None
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise StorageUnavailable(f"redis unreachable: {exc}") from None
 
 
 class RedisStore(VoiceprintStore):
