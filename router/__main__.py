@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         setup_logging(config.logging.level, config.logging.json,
-                      config.audit.path if config.audit.enabled else None)
+                      config.audit.path if config.audit.enabled else None, config.audit.retention_days)
         serve(config)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

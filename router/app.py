@@ -57,7 +57,7 @@ def create_app(config: RouterConfig) -> web.Application:
                               else LocalRateLimiter(limit.rate_per_s, limit.burst))
     pool = TritonPool(config.triton, registry=metrics.registry)
     try:
-        store = create_store(config.storage)
+        store = create_store(config.storage, registry=metrics.registry)
     except StoreConfigError as exc:  # a missing or unreadable encryption key is a start-up config error
         raise ConfigError(str(exc)) from None
     executor = ThreadPoolExecutor(config.api.decode_workers, thread_name_prefix="vomid-decode")

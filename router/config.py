@@ -52,6 +52,11 @@ ENV_KEYS = {
     "VOIMID_STORAGE_TYPE": "storage.type",
     "VOIMID_STORAGE_PATH": "storage.path",
     "VOIMID_STORAGE_ENCRYPTION_KEY_FILE": "storage.encryption_key_file",
+    "VOIMID_DB_HOST": "storage.db_host",
+    "VOIMID_DB_PORT": "storage.db_port",
+    "VOIMID_DB_NAME": "storage.db_name",
+    "VOIMID_DB_USER": "storage.db_user",
+    "VOIMID_DB_PASSWORD": "storage.db_password",
     "VOIMID_TRITON_URLS": "triton.instances",
     "VOIMID_VERIFY_THRESHOLD": "verify.threshold",
     "VOIMID_LOG_LEVEL": "logging.level",
@@ -214,9 +219,10 @@ class LoggingConfig:
 class AuditConfig:
     enabled: bool = True
     path: str | None = None  # None: the "vomid.audit" logger's own handlers (stderr by default)
+    retention_days: int = 90  # daily files kept (rotated at midnight UTC); 0 keeps every file
 
     def validate(self) -> None:
-        pass
+        _check(self.retention_days >= 0, "audit.retention_days", "must be >= 0 (0: keep every file)")
 
 
 @dataclass

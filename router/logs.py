@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import logging.handlers
 import time
 from pathlib import Path
 
@@ -33,8 +34,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def setup_logging(level: str = "INFO", as_json: bool = True, audit_path: str | None = None) -> None:
-    """Process-wide logging for `main.py` (the app factory leaves global logging alone)."""
+def setup_logging(level: str = "INFO", as_json: bool = True, audit_path: str | None = None,
+                  audit_retention_days: int = 90) -> None:
+    """Process-wide logging for `main.py` (the app factory leaves global logging alone).
+
+    The audit file rotates at midnight UTC and keeps `audit_retention_days` old files (0: keeps all).
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if as_json else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -44,7 +49,8 @@ def setup_logging(level: str = "INFO", as_json: bool = True, audit_path: str | N
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # our metrics middleware logs requests
     if audit_path:
         Path(audit_path).parent.mkdir(parents=True, exist_ok=True)
-        audit_handler = logging.FileHandler(audit_path)
+        audit_handler = logging.handlers.TimedRotatingFileHandler(audit_path, when="midnight", utc=True,
+                                                                  backupCount=audit_retention_days)
         audit_handler.setFormatter(JsonFormatter())
         audit = logging.getLogger(AUDIT_LOGGER)
         audit.addHandler(audit_handler)

@@ -17,7 +17,8 @@ from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
 from router.balancer.errors import (BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance,
                                     PoolOverloaded)
-from store.errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
+from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists,
+                          UserNotFound)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vomid.access")
@@ -34,6 +35,8 @@ FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None, str | None], ...] 
     (InvalidEmbedding, 422, "invalid_embedding", None),
     (InvalidRequest, 400, "invalid_request", None),
     (StorageUnavailable, 503, "storage_unavailable", "the voiceprint store is unavailable; retry later"),
+    # A stored record failed its integrity check (quarantined, see the store's log).
+    (CorruptData, 503, "storage_corrupt", "a stored voiceprint failed its integrity check; an operator must look"),
     (NoHealthyInstance, 503, "inference_unavailable", "no inference server is available; retry later"),
     (PoolOverloaded, 503, "overloaded", "the inference servers are at capacity; retry later"),
     (InferenceRejected, 422, "audio_rejected", None),

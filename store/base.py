@@ -1,15 +1,22 @@
 """The one interface every storage backend implements (async: the router runs on aiohttp)."""
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
 import numpy as np
 
+from . import clock
 from .crypto import Cipher
-from .errors import StoreConfigError
+from .datakeys import DataKey
+from .errors import StoreConfigError, UserNotFound
+from .metrics import StoreMetrics
 from .models import Match, Page, User
 from .records import UserRecord
+from .retention import Retention, audit_expiry
+
+log = logging.getLogger(__name__)
 
 
 class VoiceprintStore(ABC):
@@ -20,6 +27,17 @@ class VoiceprintStore(ABC):
     """
 
     backend: str = "?"
+    _metrics: StoreMetrics | None = None
+
+    @property
+    def metrics(self) -> StoreMetrics:
+        if self._metrics is None:
+            self._metrics = StoreMetrics()
+        return self._metrics
+
+    def use_registry(self, registry) -> None:
+        """Count into this prometheus CollectorRegistry (call before open())."""
+        self._metrics = StoreMetrics(registry)
 
     @abstractmethod
     async def open(self) -> None:
@@ -65,7 +83,39 @@ class VoiceprintStore(ABC):
 
     @abstractmethod
     async def import_records(self, records: list[UserRecord]) -> None:
-        """Write records as they are (ids and timestamps kept), replacing users with the same id."""
+        """Write records as they are (ids, timestamps and data keys kept; a record without a data key gets
+        a new one), replacing users with the same id."""
+
+    @abstractmethod
+    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
+        """The live data key of each of these users; a user absent from the answer is erased (or unknown)."""
+
+    # --- retention ------------------------------------------------------------------------
+    @abstractmethod
+    async def last_uses(self) -> dict[str, float]:
+        """When each user was last enrolled or verified (coarse: see store.retention)."""
+
+    async def expire_unused(self, now: float | None = None) -> list[str]:
+        """Erase users unused for longer than storage.retention_days, like DELETE; returns their ids."""
+        retention = Retention(self._config)
+        now = clock.now() if now is None else now
+        if not retention.enabled:
+            return []
+        erased = []
+        for user_id, last_use in (await self.last_uses()).items():
+            if not retention.expired(last_use, now):
+                continue
+            try:
+                await self.delete_user(user_id)
+            except UserNotFound:
+                continue   # deleted meanwhile
+            audit_expiry(user_id, last_use)
+            self.metrics.expired.inc()
+            erased.append(user_id)
+        if erased:
+            log.info("retention erased %d users unused for more than %s days", len(erased),
+                     self._config.retention_days)
+        return erased
 
     async def rotate_key(self, new_cipher: Cipher) -> int:
         """Re-encrypt everything at rest with a new key; returns the number of users rewritten."""

@@ -38,6 +38,12 @@ def load_config(path: str | None, overrides: list[str]) -> StorageConfig:
     return StorageConfig.from_dict(data)
 
 
+def _store(config: StorageConfig):
+    store = create_store(config)
+    store.announce = False   # an operator command is not a router (key rotation checks the routers)
+    return store
+
+
 def _cipher_from_file(path: str, setting: str) -> Cipher:
     return Cipher(parse_key(Path(path).read_text(), setting))
 
@@ -45,7 +51,7 @@ def _cipher_from_file(path: str, setting: str) -> Cipher:
 async def _backup(args) -> str:
     config = load_config(args.config, args.set)
     cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
-    async with create_store(config) as store:
+    async with _store(config) as store:
         n = await backup(store, args.file, cipher)
     return f"backed up {n} users from {config.type} to {args.file}"
 
@@ -53,18 +59,29 @@ async def _backup(args) -> str:
 async def _restore(args) -> str:
     config = load_config(args.config, args.set)
     cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
-    async with create_store(config) as store:
-        n = await restore(store, args.file, cipher, merge=args.merge)
-    return f"restored {n} users into {config.type}"
+    source_config = load_config(args.keys_from, args.keys_from_set) if args.keys_from or args.keys_from_set \
+        else None
+    async with _store(config) as store:
+        if source_config is None:
+            result = await restore(store, args.file, cipher, merge=args.merge, allow_legacy=args.legacy_backup)
+        else:
+            async with _store(source_config) as source:
+                result = await restore(store, args.file, cipher, merge=args.merge, key_source=source,
+                                       allow_legacy=args.legacy_backup)
+    return (f"restored {result.restored} users into {config.type}; skipped {result.skipped_erased} users whose "
+            "data key is gone (erased since the backup)")
 
 
 async def _rotate(args) -> str:
     config = load_config(args.config, args.set)
     new = _cipher_from_file(args.new_key_file, "--new-key-file")
-    async with create_store(config) as store:
+    async with _store(config) as store:
         n = await store.rotate_key(new)
-    return (f"re-encrypted {n} users with key id {new.key_id}; point storage.encryption_key_file "
-            f"(or $VOIMID_ENCRYPTION_KEY) at the new key before the next start")
+    if config.type == "redis":
+        return (f"re-wrapped {n} users under key id {new.key_id}; no record and no router uses the old key any "
+                "more: it can be destroyed")
+    return (f"re-encrypted {n} users with key id {new.key_id}; the old key no longer opens the store: point "
+            "storage.encryption_key_file (or $VOIMID_ENCRYPTION_KEY) at the new key before the next start")
 
 
 class Damaged(Exception):
@@ -124,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
         if name == "restore":
             p.add_argument("--merge", action="store_true", help="upsert into a non-empty store")
+            p.add_argument("--keys-from", metavar="CONFIG",
+                           help="settings of the store whose data keys decide who is restored (migration; "
+                                "default: the target store)")
+            p.add_argument("--keys-from-set", action="append", default=[], metavar="KEY=VALUE",
+                           help="override a setting of the --keys-from store")
+            p.add_argument("--legacy-backup", action="store_true",
+                           help="restore a version 1 backup (it cannot honour deletions made since)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "gen-key":

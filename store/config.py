@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import StoreConfigError
 
-BACKEND_TYPES = ("memory", "file", "redis")
+BACKEND_TYPES = ("memory", "file", "redis", "postgres")
 # When a Redis write is acknowledged: applied in Redis's memory; fsync'd to its AOF (needs the server's
 # `appendonly yes` + `appendfsync always`, checked at start); copied to redis_wait_replicas replicas (WAIT);
 # or both.
@@ -38,6 +39,17 @@ class StorageConfig:
     redis_wait_replicas: int = 1
     redis_wait_timeout_ms: int = 1000
     redis_prefix: str = "vomid"
+    # PostgreSQL (type postgres; the router maps VOIMID_DB_HOST/_PORT/_NAME/_USER/_PASSWORD here);
+    # db_dsn wins over the separate settings. Tables are <db_table_prefix>_users/_meta/_events.
+    db_dsn: str | None = None
+    db_host: str = "localhost"
+    db_port: int = 5432
+    db_name: str = "vomid"
+    db_user: str = "vomid"
+    db_password: str | None = None
+    db_table_prefix: str = "vomid"
+    db_timeout_s: float = 5.0
+    db_pool_size: int = 10
     redis_timeout_s: float = 2.0
     redis_stream_maxlen: int = 100_000
     # None: learned from the first enrollment, then fixed (and persisted).
@@ -59,6 +71,9 @@ class StorageConfig:
     # Keys still accepted for reading (after a rotation); never used to write.
     encryption_old_keys: list[str] = field(default_factory=list)
     snapshot_every: int = 10_000
+    # Erase voiceprints unused (no enrolment, no verification) for this many days; 0 keeps them forever.
+    retention_days: float = 0.0
+    retention_sweep_s: float = 3600.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "StorageConfig":
@@ -86,7 +101,7 @@ class StorageConfig:
         for key, low in (("max_enrollments", 1), ("exact_search_below", 0), ("hnsw_m", 2),
                          ("hnsw_ef_construction", 1), ("hnsw_ef", 1), ("hnsw_build_threads", 0),
                          ("snapshot_every", 1), ("redis_stream_maxlen", 100), ("redis_port", 1),
-                         ("redis_db", 0)):
+                         ("redis_db", 0), ("db_port", 1)):
             if getattr(self, key) < low:
                 raise bad(key, f"must be >= {low}")
         if self.redis_durability not in REDIS_DURABILITY:
@@ -97,10 +112,18 @@ class StorageConfig:
         if self.type == "redis":
             from .redis_client import RedisSettings  # (imports redis-py: only when it is used)
             RedisSettings.from_storage(self).check()
+        if self.retention_days < 0:
+            raise bad("retention_days", "must be >= 0 (0: keep voiceprints until deleted)")
+        if self.retention_sweep_s <= 0:
+            raise bad("retention_sweep_s", "must be > 0")
         if self.redis_timeout_s <= 0:
             raise bad("redis_timeout_s", "must be > 0")
         if not self.redis_prefix or any(c in self.redis_prefix for c in " {}"):
             raise bad("redis_prefix", "must be non-empty, without spaces or braces")
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", self.db_table_prefix):
+            raise bad("db_table_prefix", "must be 1-40 characters of a-z 0-9 _ (not starting with a digit)")
+        if self.db_timeout_s <= 0 or not 1 <= self.db_pool_size <= 100:
+            raise bad("db_timeout_s" if self.db_timeout_s <= 0 else "db_pool_size", "must be > 0 (pool: 1-100)")
         if self.type == "file" and not self.path:
             raise bad("path", "required for the file backend")
 

@@ -65,6 +65,16 @@ class Cipher:
     def key_id(self) -> str:
         return self._primary.hex()
 
+    @property
+    def key_ids(self) -> list[str]:
+        return [k.hex() for k in self._keys]
+
+    def with_primary(self, other: "Cipher") -> "Cipher":
+        """Writes with `other`'s key, reads with every key of both (key rotation)."""
+        merged = Cipher.__new__(Cipher)
+        merged._primary, merged._keys = other._primary, {**self._keys, **other._keys}
+        return merged
+
     def knows(self, kid_hex: str) -> bool:
         return bytes.fromhex(kid_hex) in self._keys
 

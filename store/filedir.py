@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .container import new_header, read_sealed, seal_iter
@@ -53,9 +53,11 @@ def _apply(ops, state: dict[str, UserRecord], path: Path, allowed: tuple[str, ..
         if op not in allowed or (op in ("end", "close") and i != len(ops) - 1):
             raise CorruptData(f"{path}: unexpected {op!r} operation at frame {i}")
         if op == "put":
-            state[arg.user_id] = arg
+            state[arg.user_id] = arg if arg.data_key is not None else arg.with_key()  # version 1: no key yet
         elif op == "delete":
             state.pop(arg, None)
+        elif op == "touch" and arg[0] in state:
+            state[arg[0]] = replace(state[arg[0]], last_used=arg[1])
 
 
 def _read_snapshot(path: Path, gen: int, cipher: Cipher, state: dict) -> None:
@@ -101,7 +103,7 @@ def replay(snaps: dict[int, Path], logs: dict[int, Path], cipher: Cipher) -> Rec
         if g != live[-1] and not closed and newer_has_data:
             raise CorruptData(f"{logs[g]}: ends without its close marker while log-{g + 1} holds data "
                               "(frames at its end were dropped)")
-        _apply(ops, out.records, logs[g], ("put", "delete", "close"))
+        _apply(ops, out.records, logs[g], ("put", "delete", "touch", "close"))
     if live:
         newest = contents[live[-1]]
         out.gen, out.log_header, out.next_seq = live[-1], newest.header, newest.next_seq

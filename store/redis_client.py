@@ -7,6 +7,7 @@ promoted replica after a failover without a restart.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +15,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import StoreConfigError
+from .errors import StorageUnavailable, StoreConfigError
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,11 @@ class _SentinelRedis(aioredis.Redis):
     """A master client that also closes its connections to the sentinels."""
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        owner = self.auto_close_connection_pool   # not a single-connection client() borrowing the pool
         await super().aclose(close_connection_pool)
-        for sentinel in self.connection_pool.sentinel_manager.sentinels:
-            await sentinel.aclose()
+        if owner:
+            for sentinel in self.connection_pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
 
 
 def connect(s: RedisSettings, timeout_s: float | None = None, fail_fast: bool = True) -> aioredis.Redis:
@@ -113,3 +119,16 @@ def connect(s: RedisSettings, timeout_s: float | None = None, fail_fast: bool = 
         return aioredis.Redis.from_url(s.url, **opts)
     return aioredis.Redis(host=s.host, port=s.port, db=s.db, username=s.username, password=s.password,
                           ssl=tls, **opts)
+
+
+@contextlib.contextmanager
+def unavailable():
+    """Connection trouble becomes the one typed error the router maps to 503."""
+    try:
+        yield
+    except AuthenticationError as exc:
+        raise StoreConfigError(f"storage.redis_password: redis refused the credentials: {exc}") from None
+    except NoPermissionError as exc:
+        raise StoreConfigError(f"storage.redis_username: the redis user lacks a permission: {exc}") from None
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StorageUnavailable(f"redis unreachable: {exc}") from None

@@ -97,7 +97,7 @@ def _locked(directory: Path):
 def _salvaged_ops(ins: Inspection, kind: str, gen: int, newest: int | None) -> tuple[list[bytes], str]:
     ops = [decode_op(p) for p in ins.plaintexts]
     if kind in ("snapshot", "backup"):
-        puts = [p for p, (op, _) in zip(ins.plaintexts, ops) if op == "put"]
+        puts = [p for p, (op, _) in zip(ins.plaintexts, ops) if op in ("put", "entry")]
         expected = next((arg for op, arg in ops if op == "end"), None)
         lost = f"{expected - len(puts)} of {expected} users" if expected is not None else "an unknown number of users"
         return puts + [encode_end(len(puts))], f"{len(puts)} users kept, {lost} lost"

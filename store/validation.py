@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 
 import numpy as np
 
+from . import clock
+from .datakeys import DataKey
 from .embeddings import as_embeddings
 from .errors import InvalidEmbedding, InvalidRequest
 from .records import UserRecord
@@ -54,6 +55,6 @@ def new_record(name: str, embeddings: list[np.ndarray], metadata: dict | None, u
     """The validated, not yet stored record of a new user (a fresh uuid4 hex id unless one is given)."""
     emb = as_embeddings(embeddings, dim)
     check_room(0, max_enrollments, adding=emb.shape[0])
-    now = time.time()
+    now = clock.now()
     return UserRecord(check_user_id(user_id) if user_id is not None else uuid.uuid4().hex, check_name(name),
-                      check_metadata(metadata), now, now, emb)
+                      check_metadata(metadata), now, now, emb, DataKey.new(), last_used=now)

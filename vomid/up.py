@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     with TritonServer(args.output, name="triton-up") as triton:
         config.triton = dataclasses.replace(config.triton, instances=[InstanceConfig(url=triton.grpc_url)])
         setup_logging(config.logging.level, config.logging.json,
-                      config.audit.path if config.audit.enabled else None)
+                      config.audit.path if config.audit.enabled else None, config.audit.retention_days)
         host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
         print(f"Edge-VoMID is up: http://{host}:{config.api.port}  (docs: /api/v1/docs, Ctrl-C stops)", flush=True)
         serve(config)  # returns after Ctrl-C; leaving the block stops tritonserver

@@ -23,7 +23,7 @@ from ..crypto import Cipher, load_cipher
 from ..errors import RotationIncomplete, StorageUnavailable, StoreConfigError
 from ..filedir import recover, remove_older, write_snapshot
 from ..framing import Appender, commit_temp, write_temp
-from ..records import UserRecord, encode_close, encode_delete, encode_put
+from ..records import UserRecord, encode_close, encode_delete, encode_put, encode_touch
 from .memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class FileStore(MemoryStore):
             await self.close()  # a failed start must not keep the directory locked
             raise
         await self._mirror.load(records)
+        self._sweeper.start()
         log.info("file store opened", extra={"path": str(self._dir), "users": len(records)})
 
     def _take_lock(self) -> None:
@@ -91,6 +92,7 @@ class FileStore(MemoryStore):
             await self._compaction
 
     async def close(self) -> None:
+        await self._sweeper.stop()
         await self.settle()
         if self._log is not None:
             self._log.close()
@@ -115,6 +117,9 @@ class FileStore(MemoryStore):
 
     async def _persist_delete(self, user_id: str) -> None:
         await self._append([encode_delete(user_id)])
+
+    async def _persist_touch(self, user_id: str, when: float) -> None:
+        await self._append([encode_touch(user_id, when)])
 
     async def _after_write(self, deleted: bool = False) -> None:
         if deleted or self._log_entries >= self._config.snapshot_every:
@@ -193,18 +198,22 @@ class FileStore(MemoryStore):
         it, it opens with the new key. A failure after the commit stops this process from writing (its
         log would be a retired generation) and says so.
         """
-        await self.settle()
-        async with self._write_lock:
+        while True:
             await self.settle()
-            if self._failed:
-                raise StorageUnavailable(self._failed)
-            state = list(self._mirror.records.values())
-            await asyncio.to_thread(self._rotate, state, new_cipher)
-        return len(state)
+            async with self._write_lock:
+                # A compaction's second pass needs this lock: never wait for one while holding it.
+                if self._compaction is not None and not self._compaction.done():
+                    continue
+                if self._failed:
+                    raise StorageUnavailable(self._failed)
+                state = list(self._mirror.records.values())
+                await asyncio.to_thread(self._rotate, state, new_cipher)
+                return len(state)
 
     def _rotate(self, state: list[UserRecord], new: Cipher) -> None:
         self._commit_generation(self._gen + 1, state, new)
         try:
+            faults.point("rotate.cleanup")
             remove_older(self._dir, self._gen)
         except OSError as exc:  # harmless: the next start retires them
             log.warning("could not remove files older than generation %d: %s", self._gen, exc)
@@ -238,7 +247,6 @@ class FileStore(MemoryStore):
             self._log.close()
         self._log, self._log_header, self._gen, self._log_entries = new_log, header, gen, 0
         self._cipher = cipher
-        faults.point("rotate.switched")
 
     async def health(self) -> dict:
         return {**await super().health(), "path": str(self._dir), "log_entries": self._log_entries,

@@ -6,18 +6,21 @@ It is also the base of the file backend, which only adds persistence through the
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import numpy as np
 
+from .. import clock
 from ..base import VoiceprintStore
 from ..config import StorageConfig
+from ..datakeys import DataKey
 from ..embeddings import as_embedding
 from ..errors import InvalidRequest, UserExists, UserNotFound
 from ..mirror import LocalMirror
 from ..models import Match, Page, User
 from ..records import UserRecord
+from ..retention import Retention, Sweeper
 from ..validation import check_page, check_room, new_record
 
 
@@ -30,6 +33,8 @@ class MemoryStore(VoiceprintStore):
         # Writes are serialised: a write is persisted, then applied, before the next starts,
         # so the order on disk is the order in memory.
         self._write_lock = asyncio.Lock()
+        self._retention = Retention(config)
+        self._sweeper = Sweeper(self, self._retention)
 
     # --- persistence hooks (no-ops here) --------------------------------------------------
     async def _persist_put(self, records: list[UserRecord]) -> None:
@@ -41,11 +46,14 @@ class MemoryStore(VoiceprintStore):
     async def _after_write(self, deleted: bool = False) -> None:
         pass
 
-    async def open(self) -> None:
+    async def _persist_touch(self, user_id: str, when: float) -> None:
         pass
 
+    async def open(self) -> None:
+        self._sweeper.start()
+
     async def close(self) -> None:
-        pass
+        await self._sweeper.stop()
 
     # --- writes ---------------------------------------------------------------------------
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
@@ -63,7 +71,7 @@ class MemoryStore(VoiceprintStore):
         async with self._write_lock:
             record = self._record(user_id)
             check_room(record.embeddings.shape[0], self._config.max_enrollments)
-            record = record.with_enrollment(emb, time.time())
+            record = record.with_enrollment(emb, clock.now())
             await self._commit(record)
         return record.to_user()
 
@@ -80,6 +88,7 @@ class MemoryStore(VoiceprintStore):
             await self._after_write(deleted=True)
 
     async def import_records(self, records: list[UserRecord]) -> None:
+        records = [r if r.data_key is not None else r.with_key() for r in records]
         async with self._write_lock:
             for r in records:
                 self._mirror.fix_dim(r.dim)
@@ -110,7 +119,23 @@ class MemoryStore(VoiceprintStore):
         score = await self._mirror.score(user_id, embedding)
         if score is None:
             raise UserNotFound(user_id)
+        await self._touch(user_id)
         return score
+
+    async def _touch(self, user_id: str) -> None:
+        """Record a verification as use (coarsely: see store.retention)."""
+        now = clock.now()
+        record = self._mirror.records.get(user_id)
+        if record is None or not self._retention.needs_touch(record.last_use, now):
+            return
+        async with self._write_lock:
+            record = self._mirror.records.get(user_id)
+            if record is not None:
+                await self._persist_touch(user_id, now)
+                self._mirror.records[user_id] = replace(record, last_used=now)
+
+    async def last_uses(self) -> dict[str, float]:
+        return {u: r.last_use for u, r in self._mirror.records.items()}
 
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
         if not 1 <= k <= 1000:
@@ -119,6 +144,10 @@ class MemoryStore(VoiceprintStore):
 
     async def health(self) -> dict:
         return {"backend": self.backend, "ok": True, **self._mirror.stats()}
+
+    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
+        records = self._mirror.records
+        return {u: records[u].data_key for u in user_ids if u in records}
 
     async def export_records(self) -> AsyncIterator[UserRecord]:
         # Records are immutable and replaced whole, so a copy of the dict is a consistent snapshot.

@@ -113,7 +113,8 @@ def test_backup_and_restore_delegate_to_the_store(tmp_path, capsys):
     asyncio.run(seed())
     sets = [arg for k, v in settings.items() for arg in ("--set", f"{k}={v}")]
     assert main(["backup", *sets, str(tmp_path / "snap.bak")]) == 0
-    assert main(["restore", "--set", "type=memory", "--set", f"encryption_key_file={key}",
+    keys_from = ["--keys-from-set" if arg == "--set" else arg for arg in sets]  # whose data keys decide
+    assert main(["restore", "--set", "type=memory", "--set", f"encryption_key_file={key}", *keys_from,
                  str(tmp_path / "snap.bak")]) == 0
     assert "restored 1 users" in capsys.readouterr().out
 

@@ -24,13 +24,16 @@ async def open_store(**d):
     return s
 
 
-@pytest.mark.parametrize("source, target", [("memory", "redis"), ("file", "redis"), ("redis", "file")])
+@pytest.mark.parametrize("source, target", [("memory", "redis"), ("file", "redis"), ("redis", "file"),
+                                            ("file", "postgres"), ("postgres", "redis")])
 async def test_migrate_between_backends(source, target, tmp_path, key, cipher, rng, request):
     def settings(kind, n):
         d = {"type": kind, "encryption_key": key, "path": str(tmp_path / f"s{n}")}
         if kind == "redis":
             d.update(redis_url=request.getfixturevalue("redis_server").url,
                      redis_prefix=f"{request.getfixturevalue('redis_prefix')}b{n}")
+        if kind == "postgres":
+            d.update(request.getfixturevalue("pg_server").settings(f"{request.getfixturevalue('pg_prefix')}x{n}"))
         return d
 
     src = await open_store(**settings(source, 0))
@@ -39,17 +42,19 @@ async def test_migrate_between_backends(source, target, tmp_path, key, cipher, r
     await src.delete_user(users[5].user_id)
     path = tmp_path / "vp.backup"
     assert await backup(src, path, cipher) == 29
-    await src.close()
     assert b"member-name-7" not in path.read_bytes()  # encrypted
     dst = await open_store(**settings(target, 1))
-    assert await restore(dst, path, cipher) == 29
+    assert (await restore(dst, path, cipher)).restored == 0   # the empty target holds none of their keys
+    result = await restore(dst, path, cipher, key_source=src)
+    assert (result.restored, result.skipped_erased) == (29, 0)
+    await src.close()
     assert [u.user_id for u in (await dst.list_users(limit=100)).items] == \
         [u.user_id for u in users if u.user_id != users[5].user_id]
     got = await dst.get_user(users[7].user_id)
     assert (got.name, got.metadata, got.created_at, got.enrollments) == ("member-name-7", {"i": 7}, users[7].created_at, 2)
     with pytest.raises(InvalidRequest):
         await restore(dst, path, cipher)  # not empty any more
-    assert await restore(dst, path, cipher, merge=True) == 29
+    assert (await restore(dst, path, cipher, merge=True)).restored == 29   # the target now holds the keys
     assert await dst.count() == 29
     await dst.close()
 
@@ -60,7 +65,7 @@ async def test_damaged_or_wrong_key_backup_refused(tmp_path, cipher, rng):
         await src.create_user(f"d{i}", [unit(rng, DIM)])
     path = tmp_path / "b"
     await backup(src, path, cipher)
-    assert len(read_backup(path, cipher)) == 3
+    assert len(read_backup(path, cipher).entries) == 3
     with pytest.raises(StoreConfigError, match="wrong key"):
         read_backup(path, Cipher(parse_key(generate_key(), "k")))
     data = path.read_bytes()

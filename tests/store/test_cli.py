@@ -35,6 +35,9 @@ def test_gen_key_backup_restore_rotate(tmp_path, capsys):
     assert main(["backup", "--config", str(conf), str(tmp_path / "b.bak")]) == 0
     target = ["--config", str(conf), "--set", f"path={tmp_path / 'b'}"]
     assert main(["restore", *target, str(tmp_path / "b.bak")]) == 0
+    assert "restored 0 users" in capsys.readouterr().out   # the new store holds none of their data keys
+    assert main(["restore", *target, "--keys-from", str(conf), str(tmp_path / "b.bak")]) == 0
+    assert "restored 4 users into file; skipped 0" in capsys.readouterr().out
     assert _ids(load_config(str(conf), [f"path={tmp_path / 'b'}"])) == made
     assert main(["restore", *target, str(tmp_path / "b.bak")]) == 1  # not empty
     assert "not empty" in capsys.readouterr().err

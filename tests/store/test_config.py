@@ -14,7 +14,8 @@ def test_defaults_and_string_coercion():
 
 
 @pytest.mark.parametrize("d, key", [
-    ({"type": "postgres"}, "storage.type"),
+    ({"type": "mysql"}, "storage.type"),
+    ({"db_table_prefix": "Bad-Prefix"}, "storage.db_table_prefix"),
     ({"nope": 1}, "storage.nope"),
     ({"dim": 0}, "storage.dim"),
     ({"dim": "abc"}, "storage.dim"),

@@ -1,11 +1,11 @@
 """File backend: recovery, torn tails, compaction and erasure, keys, and a kill -9 crash test."""
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from store.config import StorageConfig
@@ -194,7 +194,10 @@ def write_v1(path: Path, kind: str, key: str, payloads: list[bytes]) -> None:
 async def test_version_1_store_and_backup_are_read_then_rewritten(tmp_path, key, rng):
     from store.backup import read_backup
     from store.framing import MAGIC
-    from store.records import UserRecord, encode_delete, encode_end, encode_put
+    from store.records import UserRecord, encode_delete, encode_end
+
+    def encode_put(r):   # version 1: no data key
+        return b"P" + r.to_bytes()
     recs = [UserRecord(f"v{i}", f"name{i}", {}, 1.0 + i, 1.0 + i, unit(rng, DIM)[None, :]) for i in range(3)]
     d = tmp_path / "v1"
     d.mkdir()
@@ -208,4 +211,18 @@ async def test_version_1_store_and_backup_are_read_then_rewritten(tmp_path, key,
     assert await s.count() == 2
     await s.close()
     write_v1(tmp_path / "old.backup", "backup", key, [encode_put(recs[1]), encode_end(1)])
-    assert [r.user_id for r in read_backup(tmp_path / "old.backup", Cipher(parse_key(key, "k")))] == ["v1"]
+    assert [r.user_id for r in read_backup(tmp_path / "old.backup", Cipher(parse_key(key, "k"))).legacy_records] == ["v1"]
+
+
+async def test_rotation_waits_for_compactions_without_deadlock(tmp_path, key, rng):
+    s = await opened(tmp_path, key)
+    users = [await s.create_user(f"d{i}", [unit(rng, DIM)]) for i in range(20)]
+    new_key = generate_key()
+    deletes = [s.delete_user(u.user_id) for u in users[:10]]   # compactions and their second passes
+    results = await asyncio.wait_for(asyncio.gather(*deletes, s.rotate_key(Cipher(parse_key(new_key, "k")))),
+                                     timeout=60)
+    assert 10 <= results[-1] <= 20
+    await s.close()
+    s = await opened(tmp_path, new_key)   # every deletion, before or after the rotation, under the new key
+    assert {u.user_id for u in (await s.list_users()).items} == {u.user_id for u in users[10:]}
+    await s.close()

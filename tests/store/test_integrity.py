@@ -207,17 +207,19 @@ async def test_backup_damage_refused_by_place_and_salvaged(tmp_path, key, rng):
     await backup(src, path, cipher)
     await src.close()
     frames = scan(path).frames
-    for offset in (10, frames[2].offset + 30, frames[-1].offset + 5):
+    for offset in range(0, path.stat().st_size, 2):   # every region: header, entries, end marker
         bad = tmp_path / f"bad{offset}"
         shutil.copy(path, bad)
         flip(bad, offset)
         with pytest.raises(CorruptData) as exc:
             read_backup(bad, cipher)
-        assert named_range(str(exc.value), bad, offset)
-    bad = tmp_path / f"bad{frames[2].offset + 30}"
+        assert named_range(str(exc.value), bad, offset), (offset, str(exc.value))
+    bad = tmp_path / "bad-middle"
+    shutil.copy(path, bad)
+    flip(bad, frames[2].offset + 30)
     report = repair_backup(bad, tmp_path / "salvaged", cipher)
     assert "4 users kept, 1 of 5 users lost" in report.lines[0]
-    assert len(read_backup(tmp_path / "salvaged", cipher)) == 4
+    assert len(read_backup(tmp_path / "salvaged", cipher).entries) == 4
     spliced = tmp_path / "spliced"
     data = path.read_bytes()
     spliced.write_bytes(data[:frames[1].offset] + data[frames[3].offset:frames[3].end]

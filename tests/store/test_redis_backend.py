@@ -144,6 +144,6 @@ async def test_wrong_key_dim_mismatch_and_rotation(redis_server, redis_prefix, k
     s = create_store(cfg(redis_server.url, redis_prefix, new_key))
     await s.open()
     assert (await s.get_user(user.user_id)).name == "k"
-    raw = redis.Redis.from_url(redis_server.url).get(f"{redis_prefix}:u:{user.user_id}")
+    raw = redis.Redis.from_url(redis_server.url).hget(f"{redis_prefix}:u:{user.user_id}", "r")
     assert b'"k"' not in raw  # name and metadata are sealed
     await s.close()
