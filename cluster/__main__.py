@@ -38,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="load a backup into the store")
     restore.add_argument("file", type=Path)
     restore.add_argument("--merge", action="store_true", help="upsert into a non-empty store")
+    restore.add_argument("--keys-from-escrow", type=Path, metavar="KEYS",
+                         help="the backup's key escrow (FILE.keys): only after every Redis node lost its data")
     restart = sub.add_parser("restart", help="restart one service (all without a name)")
     restart.add_argument("service", nargs="?")
     scale = sub.add_parser("scale", help="run N router replicas")
@@ -104,12 +106,14 @@ def _backup(args) -> int:
     cluster = LocalCluster.open(args.dir)
     path = args.file or cluster.directory / "backups" / time.strftime("vomid-%Y%m%dT%H%M%SZ.vmb", time.gmtime())
     count = store_ops.backup(cluster, path)
-    print(f"backed up {count} users to {path} (encrypted with the store's key)")
+    print(f"backed up {count} users to {path} (encrypted with the store's key); their data keys are escrowed in "
+          f"{store_ops.escrow_path(path)}")
     return 0
 
 
 def _restore(args) -> int:
-    count = store_ops.restore(LocalCluster.open(args.dir), args.file, merge=args.merge)
+    count = store_ops.restore(LocalCluster.open(args.dir), args.file, merge=args.merge,
+                              escrow=args.keys_from_escrow)
     print(f"restored {count} users from {args.file}")
     return 0
 

@@ -7,7 +7,9 @@
 #   status                                                    every service/process with its health
 #   logs [SERVICE]                                            recent logs (compose: follows)
 #   backup [FILE]                                             encrypted store backup (default backups/vomid-<time>.vmb)
-#   restore FILE [--merge]                                    load a backup into the (empty) store
+#                                                             and the users' data keys in FILE.keys (key escrow)
+#   restore FILE [--merge] [--keys-from-escrow KEYS]          load a backup into the (empty) store; the escrow only
+#                                                             when every Redis node lost its data
 #   restart [SERVICE]                                         restart one service, or all
 #   scale N                                                   run N router replicas (the `voimid` service)
 #   down                                                      stop everything (volumes/data stay)
@@ -68,14 +70,25 @@ case "$command" in
     mkdir -p "$(dirname "$file")"
     dir=$(cd "$(dirname "$file")" && pwd)
     "${compose[@]}" run --rm --no-deps -T -v "$dir:/backups" backup \
-      "sh /usr/local/bin/store-cli.sh backup /backups/$(basename "$file")"
+      "sh /usr/local/bin/store-cli.sh backup /backups/$(basename "$file") --escrow-keys /backups/$(basename "$file").keys"
     ;;
   restore)
-    file=${1:?usage: deploy.sh restore FILE [--merge]}
+    file=${1:?usage: deploy.sh restore FILE [--merge] [--keys-from-escrow KEYS]}
     shift
     dir=$(cd "$(dirname "$file")" && pwd)
-    "${compose[@]}" run --rm --no-deps -T -v "$dir:/backups:ro" backup \
-      "sh /usr/local/bin/store-cli.sh restore /backups/$(basename "$file") $*"
+    extra=() mounts=(-v "$dir:/backups:ro")
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --keys-from-escrow)
+          keys=${2:?--keys-from-escrow KEYS}; shift
+          mounts+=(-v "$(cd "$(dirname "$keys")" && pwd):/escrow:ro")
+          extra+=(--keys-from-escrow "/escrow/$(basename "$keys")") ;;
+        *) extra+=("$1") ;;
+      esac
+      shift
+    done
+    "${compose[@]}" run --rm --no-deps -T "${mounts[@]}" backup \
+      "sh /usr/local/bin/store-cli.sh restore /backups/$(basename "$file") ${extra[*]}"
     ;;
   restart)
     "${compose[@]}" restart "$@"

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from .backup import backup, restore
+from .backup import backup, read_backup, restore
 from .config import StorageConfig
 from .crypto import Cipher, generate_key, load_cipher, parse_key
 from .errors import RotationIncomplete, StoreError
+from .escrow import KeyEscrow, write_escrow
 from .factory import create_store
 from .repair import repair_backup, repair_store, verify_file, verify_store
 
@@ -53,7 +54,11 @@ async def _backup(args) -> str:
     cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
     async with _store(config) as store:
         n = await backup(store, args.file, cipher)
-    return f"backed up {n} users from {config.type} to {args.file}"
+        if args.escrow_keys:
+            ids = [uid for uid, _ in read_backup(args.file, cipher).entries]
+            escrowed = await write_escrow(store, ids, args.escrow_keys, cipher)
+    escrow = f"; {escrowed} data keys escrowed in {args.escrow_keys}" if args.escrow_keys else ""
+    return f"backed up {n} users from {config.type} to {args.file}{escrow}"
 
 
 async def _restore(args) -> str:
@@ -61,8 +66,13 @@ async def _restore(args) -> str:
     cipher = _cipher_from_file(args.key_file, "--key-file") if args.key_file else load_cipher(config)
     source_config = load_config(args.keys_from, args.keys_from_set) if args.keys_from or args.keys_from_set \
         else None
+    if source_config is not None and args.keys_from_escrow:
+        raise SystemExit("restore: give --keys-from or --keys-from-escrow, not both")
     async with _store(config) as store:
-        if source_config is None:
+        if args.keys_from_escrow:  # disaster recovery: no live store holds the keys any more
+            result = await restore(store, args.file, cipher, merge=args.merge, allow_legacy=args.legacy_backup,
+                                   key_source=KeyEscrow(args.keys_from_escrow, cipher))
+        elif source_config is None:
             result = await restore(store, args.file, cipher, merge=args.merge, allow_legacy=args.legacy_backup)
         else:
             async with _store(source_config) as source:
@@ -139,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             p.add_argument("file")
             p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
+        if name == "backup":
+            p.add_argument("--escrow-keys", metavar="KEYS",
+                           help="also write the backed-up users' data keys here, for restoring after every live "
+                                "copy of the store is lost (keep it briefly: it outlives erasures)")
         if name == "restore":
             p.add_argument("--merge", action="store_true", help="upsert into a non-empty store")
             p.add_argument("--keys-from", metavar="CONFIG",
@@ -146,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "default: the target store)")
             p.add_argument("--keys-from-set", action="append", default=[], metavar="KEY=VALUE",
                            help="override a setting of the --keys-from store")
+            p.add_argument("--keys-from-escrow", metavar="KEYS",
+                           help="a key escrow written by `backup --escrow-keys` (disaster recovery: users erased "
+                                "after it was written come back; see store/README.md)")
             p.add_argument("--legacy-backup", action="store_true",
                            help="restore a version 1 backup (it cannot honour deletions made since)")
     args = parser.parse_args(argv)

@@ -74,7 +74,8 @@ def test_backup_then_restore_after_losing_redis(local_cluster, front, clips, tmp
     made = deploy_sh(local_cluster, "backup", str(path))
     assert made.returncode == 0, made.stderr
     key = Cipher(parse_key((local_cluster.secrets_dir / "encryption_key").read_text(), "encryption_key"))
-    assert set(users) <= {record.user_id for record in read_backup(path, key)}
+    assert set(users) <= {user_id for user_id, _ in read_backup(path, key).entries}
+    assert (tmp_path / "cluster.vmb.keys").exists()  # the key escrow beside it
     assert not any(name.encode() in path.read_bytes() for name in users.values()), "names must be encrypted"
     with pytest.raises(StoreError):
         read_backup(path, Cipher(parse_key(generate_key(), "other key")))
@@ -87,7 +88,9 @@ def test_backup_then_restore_after_losing_redis(local_cluster, front, clips, tmp
         master.flushall()  # the disaster: every voiceprint gone from Redis (the replica follows)
     finally:
         master.close()
-    restored = deploy_sh(local_cluster, "restore", str(path))
+    without_keys = deploy_sh(local_cluster, "restore", str(path))  # the live keys went with the data
+    assert without_keys.returncode == 0 and "restored 0 users" in without_keys.stdout, without_keys.stdout
+    restored = deploy_sh(local_cluster, "restore", str(path), "--keys-from-escrow", f"{path}.keys")
     assert restored.returncode == 0, restored.stderr
     for router in local_cluster.state.names("router"):  # routers rebuild their index from the restored store
         assert deploy_sh(local_cluster, "restart", router).returncode == 0
