@@ -17,7 +17,7 @@ from router.admission import Admission, Deadline
 from router.config import VerifyConfig
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
-from store import Match, User, UserNotFound, VoiceprintStore
+from store import StorageUnavailable, User, UserNotFound, VoiceprintStore
 
 
 # The 3D-Speaker CAM++ model card's cosine threshold: used when neither the config nor the model names one.
@@ -92,12 +92,12 @@ class VoiceprintService:
         mode = "1:1" if user_id is not None else "1:N"
         if user_id is not None:
             try:
-                user = await self.store.get_user(user_id)
+                await self._known(user_id)
+                match = await self.store.match(user_id, await self.embed(data, deadline))
             except UserNotFound:
                 self.audit.record("verify", key_id=actor, user_id=user_id, result="user_not_found", mode=mode,
                                   threshold=threshold)
                 raise
-            match = Match(user.user_id, user.name, await self.store.score(user_id, await self.embed(data, deadline)))
         else:
             matches = await self.store.search(await self.embed(data, deadline), k=1)
             match = matches[0] if matches else None
@@ -113,6 +113,13 @@ class VoiceprintService:
         elif mode == "1:1":  # the caller named the user: say how close it came, never who it is
             reply.update(user_id=user_id, confidence=self._round(match.score))
         return reply
+
+    async def _known(self, user_id: str) -> None:
+        """404 before spending inference on an unknown user; while the durable copy is away, match() decides."""
+        try:
+            await self.store.get_user(user_id)
+        except StorageUnavailable:
+            pass
 
     async def identify(self, data: bytes, top_k: int, actor: str | None, deadline: Deadline) -> dict:
         """The enrolled users this voice matches (score >= threshold), best first, at most `top_k`."""

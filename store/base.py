@@ -70,6 +70,12 @@ class VoiceprintStore(ABC):
     @abstractmethod
     async def score(self, user_id: str, embedding: np.ndarray) -> float: ...
 
+    async def match(self, user_id: str, embedding: np.ndarray) -> Match:
+        """1:1 for a decision: the user's name and score. Backends whose durable copy is remote answer from their
+        local index while it is unreachable (a Redis failover must not fail verification)."""
+        user = await self.get_user(user_id)
+        return Match(user.user_id, user.name, await self.score(user_id, embedding))
+
     @abstractmethod
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]: ...
 

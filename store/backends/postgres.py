@@ -21,15 +21,15 @@ from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
 from ..datakeys import DataKey, wrap
-from ..embeddings import as_embedding, index_rows, normalise
-from ..errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, StoreConfigError, UserExists, UserNotFound
+from ..embeddings import as_embedding
+from ..errors import InvalidRequest, StorageUnavailable, StoreConfigError, UserExists, UserNotFound
 from ..models import Match, Page, User
 from ..records import UserRecord
 from ..retention import Sweeper
 from ..validation import check_page, check_room, new_record
 from .postgres_feed import TRANSIENT, PgFollower, PgSource, Tables, new_tag, position
 from .postgres_retention import PgRetention
-from .replica import ReplicaView
+from .replica import ReplicaView, match_record
 
 log = logging.getLogger(__name__)
 
@@ -240,20 +240,11 @@ class PostgresStore(VoiceprintStore):
         with unavailable():
             return await self._pool.fetchval(f"SELECT count(*) FROM {self._t.users}")
 
+    async def match(self, user_id: str, embedding: np.ndarray) -> Match:
+        return await match_record(self._get, self._mirror, self._config, user_id, embedding, self._touch)
+
     async def score(self, user_id: str, embedding: np.ndarray) -> float:
-        query = as_embedding(embedding, self._mirror.dim)
-        try:
-            record = await self._get(user_id)
-        except StorageUnavailable:
-            local = await self._mirror.score(user_id, query)   # the local index still knows enrolled users
-            if local is None:
-                raise
-            return local
-        if record.dim != query.shape[0]:
-            raise InvalidEmbedding(f"embedding has {query.shape[0]} dims, the store holds {record.dim}")
-        score = float(np.max(index_rows(record.embeddings, self._config.score_policy) @ normalise(query)[0]))
-        await self._touch(user_id)
-        return score
+        return (await self.match(user_id, embedding)).score
 
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
         if not 1 <= k <= 1000:

@@ -23,7 +23,7 @@ from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
 from ..datakeys import DataKey, wrap
-from ..embeddings import as_embedding, index_rows, normalise
+from ..embeddings import as_embedding
 from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound)
 from ..models import Match, Page, User
 from ..records import UserRecord
@@ -35,7 +35,7 @@ from .redis_layout import WRITE, Keys
 from .redis_meta import beat, check_meta, heartbeat_forever
 from .redis_retention import RedisRetention
 from .redis_replica import RedisSource
-from .replica import ReplicaView
+from .replica import ReplicaView, match_record
 from .redis_stream import StreamFollower
 
 log = logging.getLogger(__name__)
@@ -238,23 +238,15 @@ class RedisStore(VoiceprintStore):
         with unavailable():
             return await self._r.zcard(self._k.users)
 
+    async def match(self, user_id: str, embedding: np.ndarray) -> Match:
+        return await match_record(self._get, self._mirror, self._config, user_id, embedding, self._touch)
+
     async def score(self, user_id: str, embedding: np.ndarray) -> float:
-        query = as_embedding(embedding, self._mirror.dim)
-        try:
-            record = await self._get(user_id)
-        except StorageUnavailable:
-            # The durable copy is out of reach; the local index still knows enrolled users.
-            local = await self._mirror.score(user_id, query)
-            if local is None:
-                raise
-            return local
-        if record.dim != query.shape[0]:
-            raise InvalidEmbedding(f"embedding has {query.shape[0]} dims, the store holds {record.dim}")
-        rows = index_rows(record.embeddings, self._config.score_policy)
-        score = float(np.max(rows @ normalise(query)[0]))
+        return (await self.match(user_id, embedding)).score
+
+    async def _touch(self, user_id: str) -> None:
         with unavailable():
             await self._retention.touch(user_id)
-        return score
 
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
         if not 1 <= k <= 1000:

@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import numpy as np
+
 from typing import Protocol
 
 from ..config import StorageConfig
 from ..crypto import Cipher
 from ..datakeys import DataKey, unwrap
-from ..errors import CorruptData, StoreConfigError
+from ..embeddings import as_embedding, index_rows, normalise
+from ..errors import CorruptData, InvalidEmbedding, StorageUnavailable, StoreConfigError
 from ..metrics import StoreMetrics
 from ..mirror import LocalMirror
+from ..models import Match
 from ..records import UserRecord
 log = logging.getLogger(__name__)
 _CHUNK = 1000
@@ -137,3 +141,24 @@ class ReplicaView:
                 await mirror.put(record)
                 self.versions[uid] = (record.data_key.key_id, version)
                 self.quarantined.pop(uid, None)
+
+
+async def match_record(get, mirror: LocalMirror, config: StorageConfig, user_id: str, embedding,
+                       touch) -> Match:
+    """1:1 against the durable record (`get`), or against the local index while the durable copy is out of reach.
+
+    `touch(user_id)` records the use for retention (skipped on the local fallback: it needs the durable copy).
+    """
+    query = as_embedding(embedding, mirror.dim)
+    try:
+        record = await get(user_id)
+    except StorageUnavailable:
+        local, name = await mirror.score(user_id, query), mirror.names.get(user_id)
+        if local is None or name is None:
+            raise
+        return Match(user_id, name, local)
+    if record.dim != query.shape[0]:
+        raise InvalidEmbedding(f"embedding has {query.shape[0]} dims, the store holds {record.dim}")
+    score = float(np.max(index_rows(record.embeddings, config.score_policy) @ normalise(query)[0]))
+    await touch(user_id)
+    return Match(record.user_id, record.name, score)
