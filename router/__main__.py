@@ -13,6 +13,7 @@ from router.app import serve
 from router.config import load_config
 from router.errors import ConfigError
 from router.logs import setup_logging
+from store.errors import StoreConfigError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(config.logging.level, config.logging.json,
                       config.audit.path if config.audit.enabled else None, config.audit.retention_days)
         serve(config)
-    except ConfigError as exc:
+    except (ConfigError, StoreConfigError) as exc:  # also at start-up: a wrong encryption key, bad credentials
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     return 0

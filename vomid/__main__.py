@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from router.errors import ConfigError
+from store.errors import StoreConfigError
 from tools.export.errors import ExportError  # torch-free
 from vomid import up
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve_main([] if args.config is None else ["--config", args.config])
     try:
         return up.run(args)
-    except ConfigError as exc:
+    except (ConfigError, StoreConfigError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except ExportError as exc:  # e.g. no weights: the message lists every way to supply them

@@ -70,3 +70,29 @@ def test_up_without_weights_explains_how_to_supply_them(tmp_path):
     assert result.returncode == 2
     assert "--checkpoint" in result.stderr and "--random-weights" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_wrong_encryption_key_stops_start_up_with_a_clear_message(triton, key_file, tmp_path):
+    """The file store was made under one key; starting the router with another must refuse, not serve nothing."""
+    from store.crypto import generate_key
+
+    port = free_port()
+    settings = {"api": {"host": "127.0.0.1", "port": port}, "auth": {"keys_file": str(key_file[0])},
+                "storage": {"type": "file", "path": str(tmp_path / "store"), "encryption_key": generate_key()},
+                "triton": {"instances": [triton.grpc_url]}, "audit": {"enabled": False}}
+    config = tmp_path / "router.yaml"
+    config.write_text(json.dumps(settings))
+    first = subprocess.Popen([sys.executable, "-m", "router", "--config", str(config)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_healthy(port, first, timeout=60)[0] == 200  # the store exists now, under the first key
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    settings["storage"]["encryption_key"] = generate_key()
+    config.write_text(json.dumps(settings))
+    result = subprocess.run([sys.executable, "-m", "router", "--config", str(config)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "storage.encryption_key" in result.stderr and "wrong key" in result.stderr
+    assert "Traceback" not in result.stderr
