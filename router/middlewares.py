@@ -17,8 +17,8 @@ from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
 from router.balancer.errors import (BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance,
                                     PoolOverloaded)
-from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists,
-                          UserNotFound)
+from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, ModelMismatch, StorageUnavailable,
+                          UserExists, UserNotFound)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vomid.access")
@@ -32,6 +32,7 @@ FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None, str | None], ...] 
     (AudioError, 422, None, None),
     (UserNotFound, 404, "user_not_found", None),
     (UserExists, 409, "user_exists", None),
+    (ModelMismatch, 409, "model_mismatch", None),
     (InvalidEmbedding, 422, "invalid_embedding", None),
     (InvalidRequest, 400, "invalid_request", None),
     (StorageUnavailable, 503, "storage_unavailable", "the voiceprint store is unavailable; retry later"),

@@ -17,11 +17,12 @@ from router.admission import Admission, Deadline
 from router.config import VerifyConfig
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
-from store import StorageUnavailable, User, UserNotFound, VoiceprintStore
+from store import Match, ModelMismatch, StorageUnavailable, User, UserNotFound, VoiceprintStore
 
 
 # The 3D-Speaker CAM++ model card's cosine threshold: used when neither the config nor the model names one.
 DEFAULT_THRESHOLD = 0.39
+SEARCH_AT_LEAST = 16
 
 
 def user_view(user: User) -> dict:
@@ -38,6 +39,11 @@ class VoiceprintService:
     @property
     def model(self) -> dict:
         return self.pool.model_info()
+
+    @property
+    def model_id(self) -> str | None:
+        """What new voiceprints are tagged with (None while no Triton instance has been seen, or an untagged model)."""
+        return self.model.get("id")
 
     @property
     def threshold(self) -> float:
@@ -73,15 +79,15 @@ class VoiceprintService:
                        deadline: Deadline) -> dict:
         embedding = await self.embed(data, deadline)
         deadline.remaining()  # nobody waits for a write past the deadline: refuse it rather than do it late
-        user = await self.store.create_user(name, [embedding], metadata)
+        user = await self.store.create_user(name, [embedding], metadata, model_id=self.model_id)
         self.audit.record("register", key_id=actor, user_id=user.user_id, result="created")
         return user_view(user)
 
     async def enroll(self, user_id: str, data: bytes, actor: str | None, deadline: Deadline) -> dict:
-        await self.store.get_user(user_id)  # 404 before spending inference on an unknown user
+        await self._known(user_id)  # 404 (or 409 for another model) before spending inference
         embedding = await self.embed(data, deadline)
         deadline.remaining()
-        user = await self.store.add_enrollment(user_id, embedding)
+        user = await self.store.add_enrollment(user_id, embedding, model_id=self.model_id)
         self.audit.record("enroll", key_id=actor, user_id=user_id, result="added", enrollments=user.enrollments)
         return user_view(user)
 
@@ -94,12 +100,13 @@ class VoiceprintService:
             try:
                 await self._known(user_id)
                 match = await self.store.match(user_id, await self.embed(data, deadline))
+                self._same_model(user_id, match.model_id)
             except UserNotFound:
                 self.audit.record("verify", key_id=actor, user_id=user_id, result="user_not_found", mode=mode,
                                   threshold=threshold)
                 raise
         else:
-            matches = await self.store.search(await self.embed(data, deadline), k=1)
+            matches = await self._search(await self.embed(data, deadline), 1)
             match = matches[0] if matches else None
         verified = match is not None and match.score >= threshold
         result = "accepted" if verified else "rejected"
@@ -115,15 +122,29 @@ class VoiceprintService:
         return reply
 
     async def _known(self, user_id: str) -> None:
-        """404 before spending inference on an unknown user; while the durable copy is away, match() decides."""
+        """404 for an unknown user and 409 for one enrolled with another model, before spending inference;
+        while the durable copy is away, match() decides."""
         try:
-            await self.store.get_user(user_id)
+            user = await self.store.get_user(user_id)
         except StorageUnavailable:
-            pass
+            return
+        self._same_model(user.user_id, user.model_id)
+
+    def _same_model(self, user_id: str, model_id: str | None) -> None:
+        served = self.model_id
+        if model_id and served and model_id != served:
+            raise ModelMismatch(user_id, model_id, served)
+
+    async def _search(self, embedding: np.ndarray, k: int) -> list[Match]:
+        """1:N only among voiceprints of the served model: a cosine across models means nothing. (Past a switch of
+        model, users of the old one are skipped until re-enrolled; a few more are searched to fill k.)"""
+        served = self.model_id
+        matches = await self.store.search(embedding, k=min(1000, max(k, SEARCH_AT_LEAST)))
+        return [m for m in matches if not (m.model_id and served and m.model_id != served)][:k]
 
     async def identify(self, data: bytes, top_k: int, actor: str | None, deadline: Deadline) -> dict:
         """The enrolled users this voice matches (score >= threshold), best first, at most `top_k`."""
-        matches = await self.store.search(await self.embed(data, deadline), k=top_k)
+        matches = await self._search(await self.embed(data, deadline), top_k)
         above = [m for m in matches if m.score >= self.threshold]
         self.audit.record("identify", key_id=actor, user_id=above[0].user_id if above else None,
                           result=f"{len(above)} candidates", score=matches[0].score if matches else None,

@@ -48,10 +48,11 @@ class VoiceprintStore(ABC):
 
     @abstractmethod
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
-                          user_id: str | None = None) -> User: ...
+                          user_id: str | None = None, model_id: str | None = None) -> User: ...
 
     @abstractmethod
-    async def add_enrollment(self, user_id: str, embedding: np.ndarray) -> User: ...
+    async def add_enrollment(self, user_id: str, embedding: np.ndarray, model_id: str | None = None) -> User:
+        """Adds one embedding; `model_id` (the model that made it) must match the user's (ModelMismatch)."""
 
     @abstractmethod
     async def get_user(self, user_id: str) -> User: ...
@@ -74,7 +75,7 @@ class VoiceprintStore(ABC):
         """1:1 for a decision: the user's name and score. Backends whose durable copy is remote answer from their
         local index while it is unreachable (a Redis failover must not fail verification)."""
         user = await self.get_user(user_id)
-        return Match(user.user_id, user.name, await self.score(user_id, embedding))
+        return Match(user.user_id, user.name, await self.score(user_id, embedding), user.model_id)
 
     @abstractmethod
     async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]: ...

@@ -1,4 +1,4 @@
-"""`python -m store gen-key | backup | restore | rotate-key | verify | repair`: operator commands on a store.
+"""`python -m store gen-key | backup | restore | rotate-key | reenroll-needed | verify | repair`: store operations.
 
 The store settings come from --config (YAML/JSON; its `storage:` section if it has one) and
 --set key=value overrides, exactly the keys of StorageConfig. Exit codes: 0 done, 1 failed (nothing
@@ -94,6 +94,23 @@ async def _rotate(args) -> str:
             "storage.encryption_key_file (or $VOIMID_ENCRYPTION_KEY) at the new key before the next start")
 
 
+async def _reenroll_needed(args) -> str:
+    config = load_config(args.config, args.set)
+    model_id = args.model_id or _manifest_model_id(Path(args.model_repository))
+    async with _store(config) as store:
+        stale = [r.to_user() async for r in store.export_records() if r.model_id != model_id]
+    lines = [json.dumps({"user_id": u.user_id, "name": u.name, "model_id": u.model_id}) for u in stale]
+    return "\n".join([*lines, f"{len(stale)} users must re-enroll for model {model_id}"])
+
+
+def _manifest_model_id(repository: Path) -> str:
+    manifest = repository / "speaker" / "manifest.json"
+    try:
+        return json.loads(manifest.read_text())["model_id"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"reenroll-needed: cannot read the model id from {manifest}: {exc}") from None
+
+
 class Damaged(Exception):
     """verify/repair found damage; the report is the message."""
 
@@ -135,12 +152,17 @@ def main(argv: list[str] | None = None) -> int:
                            ("restore", "load a backup FILE into the store"),
                            ("rotate-key", "re-encrypt everything at rest with a new key"),
                            ("verify", "report every damaged range of the file store (or of --file BACKUP)"),
-                           ("repair", "salvage every intact frame of a damaged file store (or --file BACKUP)")):
+                           ("repair", "salvage every intact frame of a damaged file store (or --file BACKUP)"),
+                           ("reenroll-needed", "list the users enrolled with another model than the served one")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--config", help="YAML/JSON file with the storage settings")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
         if name == "rotate-key":
             p.add_argument("--new-key-file", required=True)
+        elif name == "reenroll-needed":
+            served = p.add_mutually_exclusive_group(required=True)
+            served.add_argument("--model-id", help="the served model's id (GET /health with an admin key)")
+            served.add_argument("--model-repository", help="read the id from this repository's manifest")
         elif name in ("verify", "repair"):
             p.add_argument("--file", help="a backup file instead of the store")
             p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
@@ -177,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(key)
         return 0
-    run = {"backup": _backup, "restore": _restore, "rotate-key": _rotate, "verify": _verify,
+    run = {"backup": _backup, "restore": _restore, "rotate-key": _rotate, "reenroll-needed": _reenroll_needed,
+           "verify": _verify,
            "repair": _repair}[args.command]
     try:
         print(asyncio.run(run(args)))

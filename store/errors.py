@@ -24,6 +24,15 @@ class UserExists(StoreError):
         self.user_id = user_id
 
 
+class ModelMismatch(StoreError):
+    """Embeddings of another model than the user's voiceprint (maps to 409): scores across models mean nothing."""
+
+    def __init__(self, user_id: str, stored: str, offered: str):
+        super().__init__(f"user {user_id} was enrolled with model {stored}; the served model is {offered}: "
+                         "re-enroll the user (python -m store reenroll-needed lists who must)")
+        self.user_id, self.stored, self.offered = user_id, stored, offered
+
+
 class StorageUnavailable(StoreError):
     """The durable copy (Redis, disk) cannot be reached right now (maps to 503)."""
 

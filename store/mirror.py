@@ -26,6 +26,7 @@ class LocalMirror:
         self.keep_records = keep_records
         self.records: dict[str, UserRecord] = {}   # insertion order == creation order
         self.names: dict[str, str] = {}
+        self.models: dict[str, str | None] = {}  # the model that made each user's voiceprint
         self.dim: int | None = config.dim
         self.index: VectorIndex | None = None
         if self.dim is not None:
@@ -56,12 +57,14 @@ class LocalMirror:
         if self.keep_records:
             self.records[record.user_id] = record
         self.names[record.user_id] = record.name
+        self.models[record.user_id] = record.model_id
         await self._run(self.index.upsert, record.user_id,
                         index_rows(record.embeddings, self._config.score_policy))
 
     async def delete(self, user_id: str) -> bool:
         self.records.pop(user_id, None)
         known = self.names.pop(user_id, None) is not None
+        self.models.pop(user_id, None)
         if self.index is not None:
             await self._run(self.index.remove, user_id)
         return known
@@ -77,12 +80,14 @@ class LocalMirror:
             if self.keep_records:
                 self.records[r.user_id] = r
             self.names[r.user_id] = r.name
+            self.models[r.user_id] = r.model_id
         items = [(r.user_id, index_rows(r.embeddings, policy)) for r in records]
         await asyncio.to_thread(self.index.bulk_upsert, items)
 
     def clear(self) -> None:
         self.records.clear()
         self.names.clear()
+        self.models.clear()
         if self.dim is not None:
             self._make_index(self.dim)
 
@@ -100,7 +105,7 @@ class LocalMirror:
             as_embedding(embedding, None)  # still reject garbage on an empty store
             return []
         hits = await self._run(self.index.search, self.query_vector(embedding), k)
-        return [Match(uid, self.names.get(uid, ""), score) for uid, score in hits]
+        return [Match(uid, self.names.get(uid, ""), score, self.models.get(uid)) for uid, score in hits]
 
     def stats(self) -> dict:
         return {"users": len(self.names), "dim": self.dim,

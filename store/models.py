@@ -12,6 +12,7 @@ class User:
     created_at: float
     updated_at: float
     enrollments: int
+    model_id: str | None = None  # the model that made the voiceprint (None: enrolled before models were tagged)
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Match:
     user_id: str
     name: str
     score: float
+    model_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .datakeys import DataKey
-from .errors import CorruptData
+from .errors import CorruptData, ModelMismatch
 from .models import User
 
 
@@ -30,6 +30,7 @@ class UserRecord:
     embeddings: np.ndarray  # (n, dim) float32, raw (not normalised)
     data_key: DataKey | None = field(default=None, repr=False, compare=False)
     last_used: float | None = field(default=None, compare=False)   # retention: enrolment or verification
+    model_id: str | None = None   # the model that made the embeddings (engine.contract.model_id)
 
     @property
     def last_use(self) -> float:
@@ -41,16 +42,22 @@ class UserRecord:
 
     def to_user(self) -> User:
         return User(self.user_id, self.name, dict(self.metadata), self.created_at, self.updated_at,
-                    int(self.embeddings.shape[0]))
+                    int(self.embeddings.shape[0]), self.model_id)
 
-    def with_enrollment(self, embedding: np.ndarray, now: float) -> "UserRecord":
+    def check_model(self, model_id: str | None) -> None:
+        """Refuse embeddings of another model than this voiceprint's (unknown on either side: no check)."""
+        if model_id and self.model_id and model_id != self.model_id:
+            raise ModelMismatch(self.user_id, self.model_id, model_id)
+
+    def with_enrollment(self, embedding: np.ndarray, now: float, model_id: str | None = None) -> "UserRecord":
+        self.check_model(model_id)
         return replace(self, embeddings=np.vstack([self.embeddings, embedding[None, :]]), updated_at=now,
-                       last_used=now)
+                       last_used=now, model_id=self.model_id or model_id)
 
     # --- encoding -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         head = json.dumps({"id": self.user_id, "name": self.name, "meta": self.metadata,
-                           "c": self.created_at, "u": self.updated_at, "lu": self.last_used,
+                           "c": self.created_at, "u": self.updated_at, "lu": self.last_used, "mid": self.model_id,
                            "n": int(self.embeddings.shape[0]), "d": self.dim}).encode()
         body = np.ascontiguousarray(self.embeddings, dtype="<f4").tobytes()
         return struct.pack("<I", len(head)) + head + body
@@ -63,7 +70,7 @@ class UserRecord:
             n, d = int(head["n"]), int(head["d"])
             emb = np.frombuffer(data, dtype="<f4", count=n * d, offset=4 + hlen)
             return cls(head["id"], head["name"], head["meta"], float(head["c"]), float(head["u"]),
-                       emb.astype(np.float32).reshape(n, d), last_used=head.get("lu"))
+                       emb.astype(np.float32).reshape(n, d), last_used=head.get("lu"), model_id=head.get("mid"))
         except (struct.error, ValueError, KeyError, TypeError) as exc:
             raise CorruptData(f"undecodable user record: {exc}") from None
 

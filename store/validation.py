@@ -51,10 +51,10 @@ def check_room(enrollments: int, max_enrollments: int, adding: int = 1) -> None:
 
 
 def new_record(name: str, embeddings: list[np.ndarray], metadata: dict | None, user_id: str | None,
-               dim: int | None, max_enrollments: int) -> UserRecord:
+               dim: int | None, max_enrollments: int, model_id: str | None = None) -> UserRecord:
     """The validated, not yet stored record of a new user (a fresh uuid4 hex id unless one is given)."""
     emb = as_embeddings(embeddings, dim)
     check_room(0, max_enrollments, adding=emb.shape[0])
     now = clock.now()
     return UserRecord(check_user_id(user_id) if user_id is not None else uuid.uuid4().hex, check_name(name),
-                      check_metadata(metadata), now, now, emb, DataKey.new(), last_used=now)
+                      check_metadata(metadata), now, now, emb, DataKey.new(), last_used=now, model_id=model_id)

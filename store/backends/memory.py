@@ -57,8 +57,9 @@ class MemoryStore(VoiceprintStore):
 
     # --- writes ---------------------------------------------------------------------------
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
-                          user_id: str | None = None) -> User:
-        record = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments)
+                          user_id: str | None = None, model_id: str | None = None) -> User:
+        record = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments,
+                           model_id)
         async with self._write_lock:
             if record.user_id in self._mirror.records:
                 raise UserExists(record.user_id)
@@ -66,12 +67,12 @@ class MemoryStore(VoiceprintStore):
             await self._commit(record)
         return record.to_user()
 
-    async def add_enrollment(self, user_id: str, embedding: np.ndarray) -> User:
+    async def add_enrollment(self, user_id: str, embedding: np.ndarray, model_id: str | None = None) -> User:
         emb = as_embedding(embedding, self._mirror.dim)
         async with self._write_lock:
             record = self._record(user_id)
             check_room(record.embeddings.shape[0], self._config.max_enrollments)
-            record = record.with_enrollment(emb, clock.now())
+            record = record.with_enrollment(emb, clock.now(), model_id)
             await self._commit(record)
         return record.to_user()
 

@@ -166,8 +166,9 @@ class RedisStore(VoiceprintStore):
         return record
 
     async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
-                          user_id: str | None = None) -> User:
-        fresh = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments)
+                          user_id: str | None = None, model_id: str | None = None) -> User:
+        fresh = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments,
+                           model_id)
         with unavailable():
             await self._learn_dim(fresh.dim)
 
@@ -178,7 +179,7 @@ class RedisStore(VoiceprintStore):
 
         return (await self._write(fresh.user_id, build)).to_user()
 
-    async def add_enrollment(self, user_id: str, embedding: np.ndarray) -> User:
+    async def add_enrollment(self, user_id: str, embedding: np.ndarray, model_id: str | None = None) -> User:
         emb = as_embedding(embedding, self._mirror.dim)
 
         def build(current):
@@ -187,7 +188,7 @@ class RedisStore(VoiceprintStore):
             check_room(current.embeddings.shape[0], self._config.max_enrollments)
             if current.dim != emb.shape[0]:
                 raise InvalidEmbedding(f"embedding has {emb.shape[0]} dims, the store holds {current.dim}")
-            return current.with_enrollment(emb, clock.now())
+            return current.with_enrollment(emb, clock.now(), model_id)
 
         return (await self._write(user_id, build)).to_user()
 

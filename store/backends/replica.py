@@ -156,9 +156,9 @@ async def match_record(get, mirror: LocalMirror, config: StorageConfig, user_id:
         local, name = await mirror.score(user_id, query), mirror.names.get(user_id)
         if local is None or name is None:
             raise
-        return Match(user_id, name, local)
+        return Match(user_id, name, local, mirror.models.get(user_id))
     if record.dim != query.shape[0]:
         raise InvalidEmbedding(f"embedding has {query.shape[0]} dims, the store holds {record.dim}")
     score = float(np.max(index_rows(record.embeddings, config.score_policy) @ normalise(query)[0]))
     await touch(user_id)
-    return Match(record.user_id, record.name, score)
+    return Match(record.user_id, record.name, score, record.model_id)
