@@ -1,22 +1,24 @@
 """The router's typed configuration, in one place: YAML/JSON file, then `VOIMID_*` env overrides, then validation.
 
-Every bad value is a start-up `ConfigError` whose message begins with the dotted key, e.g.
-"api.port: must be an integer 1-65535". The `storage` and `triton` (alias `balancer`) sections
-are validated by their own packages (`StorageConfig.from_dict`, `BalancerConfig.from_dict`) and re-raised as
-`ConfigError`.
+Every section is a dataclass built by the one mechanism of `settings` (coercion from type hints, unknown keys
+refused, the section's own validate()). Every key has an environment name derived from it, VOIMID_<SECTION>_<KEY>
+(VOIMID_TRITON_STRATEGY sets triton.strategy); ENV_ALIASES keeps the shorter names the product documented. An
+unknown VOIMID_* name is an error naming the closest key. Every bad value is a start-up `ConfigError` whose message
+begins with the dotted key, e.g. "api.port: must be an integer 1-65535". The `storage` and `triton` (alias
+`balancer`) sections are validated by their own packages and re-raised as `ConfigError`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+import settings
 from router.balancer.config import BalancerConfig
 from router.balancer.errors import BalancerConfigError
 from router.errors import ConfigError
@@ -29,38 +31,19 @@ RATE_LIMIT_BACKENDS = ("auto", "memory", "redis")
 REDIS_CLIENT_KEYS = ("username", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "sentinels",
                      "sentinel_master", "sentinel_password")
 
-# env var -> dotted key; values are strings and coerced like file values.
-ENV_KEYS = {
-    "VOIMID_ENVIRONMENT": "environment",
-    "VOIMID_API_HOST": "api.host",
-    "VOIMID_API_PORT": "api.port",
+# Shorter names the product has documented; every key also has its derived VOIMID_<SECTION>_<KEY> name.
+ENV_ALIASES = {
     "VOIMID_MAX_UPLOAD_MB": "api.max_upload_mb",
-    "VOIMID_AUTH_ENABLED": "auth.enabled",
     "VOIMID_API_KEYS_FILE": "auth.keys_file",
     "VOIMID_API_KEYS": "auth.env_keys",
     "VOIMID_RATE_LIMIT_PER_S": "rate_limit.rate_per_s",
-    "VOIMID_RATE_LIMIT_BURST": "rate_limit.burst",
-    "VOIMID_REDIS_URL": "redis.url",
-    "VOIMID_REDIS_HOST": "redis.host",
-    "VOIMID_REDIS_PORT": "redis.port",
-    "VOIMID_REDIS_PASSWORD": "redis.password",
-    "VOIMID_REDIS_USERNAME": "redis.username",
-    "VOIMID_REDIS_TLS_CA_FILE": "redis.tls_ca_file",
-    "VOIMID_REDIS_SENTINELS": "redis.sentinels",
-    "VOIMID_REDIS_SENTINEL_MASTER": "redis.sentinel_master",
-    "VOIMID_REDIS_SENTINEL_PASSWORD": "redis.sentinel_password",
-    "VOIMID_STORAGE_TYPE": "storage.type",
-    "VOIMID_STORAGE_PATH": "storage.path",
-    "VOIMID_STORAGE_ENCRYPTION_KEY_FILE": "storage.encryption_key_file",
     "VOIMID_DB_HOST": "storage.db_host",
     "VOIMID_DB_PORT": "storage.db_port",
     "VOIMID_DB_NAME": "storage.db_name",
     "VOIMID_DB_USER": "storage.db_user",
     "VOIMID_DB_PASSWORD": "storage.db_password",
     "VOIMID_TRITON_URLS": "triton.instances",
-    "VOIMID_VERIFY_THRESHOLD": "verify.threshold",
     "VOIMID_LOG_LEVEL": "logging.level",
-    "VOIMID_AUDIT_PATH": "audit.path",
 }
 
 
@@ -252,17 +235,20 @@ class RouterConfig:
             if "triton" in raw:
                 raise ConfigError("balancer: give either triton or its alias balancer, not both")
             raw["triton"] = raw.pop("balancer")
-        _reject_unknown(raw, {f.name for f in dataclasses.fields(cls)}, "")
-        environment = _coerce("environment", raw.get("environment", "development"), str)
+        settings.reject_unknown(raw, {f.name for f in dataclasses.fields(cls)}, "", ConfigError)
+        environment = settings.coerce("environment", raw.get("environment", "development"), str, ConfigError)
         _check(environment in ENVIRONMENTS, "environment", f"must be one of {', '.join(ENVIRONMENTS)}")
-        sections = {name: _section(name, kind, raw.get(name))
-                    for name, kind in (("api", ApiConfig), ("auth", AuthConfig), ("rate_limit", RateLimitConfig),
-                                       ("overload", OverloadConfig),
-                                       ("redis", RedisConfig), ("verify", VerifyConfig),
-                                       ("logging", LoggingConfig), ("audit", AuditConfig))}
-        storage = _storage(_mapping("storage", raw.get("storage") or {}), sections["redis"])
-        triton = _triton(_mapping("triton", raw.get("triton") or {}))
+        sections = {name: settings.build(kind, raw.get(name), f"{name}.", ConfigError)
+                    for name, kind in SECTIONS.items()}
+        storage = _storage(settings.mapping("storage", raw.get("storage") or {}, ConfigError), sections["redis"])
+        triton = _triton(settings.mapping("triton", raw.get("triton") or {}, ConfigError))
         return cls(environment=environment, storage=storage, triton=triton, **sections)
+
+
+SECTIONS = {"api": ApiConfig, "auth": AuthConfig, "rate_limit": RateLimitConfig, "overload": OverloadConfig,
+            "redis": RedisConfig, "verify": VerifyConfig, "logging": LoggingConfig, "audit": AuditConfig}
+ENV_KEYS = {**settings.derived_names(RouterConfig, {**SECTIONS, "storage": StorageConfig,
+                                                    "triton": BalancerConfig}), **ENV_ALIASES}
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> RouterConfig:
@@ -278,12 +264,14 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"config file {path}: not valid YAML/JSON: {exc}") from None
-        raw = _mapping(str(path), raw or {})
+        raw = settings.mapping(str(path), raw or {}, ConfigError)
     apply_env(raw, os.environ if env is None else env)
     return RouterConfig.from_dict(raw)
 
 
 def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, closest in settings.unknown_variables(env, set(ENV_KEYS)):
+        raise ConfigError(f"{name}: unknown setting" + (f" (did you mean {closest}?)" if closest else ""))
     for var, dotted in ENV_KEYS.items():
         if var not in env:
             continue
@@ -299,15 +287,6 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
             if not isinstance(target, dict):
                 raise ConfigError(f"{section}: must be a mapping")
         target[key] = value
-
-
-def _section(name: str, kind: type, raw: Any) -> Any:
-    raw = _mapping(name, raw or {})
-    hints = typing.get_type_hints(kind)
-    _reject_unknown(raw, set(hints), f"{name}.")
-    section = kind(**{key: _coerce(f"{name}.{key}", value, hints[key]) for key, value in raw.items()})
-    section.validate()
-    return section
 
 
 def _storage(raw: dict[str, Any], redis: RedisConfig) -> StorageConfig:
@@ -330,64 +309,6 @@ def _triton(raw: dict[str, Any]) -> BalancerConfig:
         return BalancerConfig.from_dict(raw, section="triton")
     except BalancerConfigError as exc:
         raise ConfigError(str(exc)) from None
-
-
-def _mapping(name: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{name}: must be a mapping, got {type(value).__name__}")
-    return dict(value)
-
-
-def _reject_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting")
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """File values arrive typed, env values as strings: accept both, reject anything else by key."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    base = next((a for a in args if a is not type(None)), hint) if args and typing.get_origin(hint) is not list \
-        else hint
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(f"{key}: must not be null")
-    if typing.get_origin(base) is list:
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key}: must be a list of strings")
-        return list(value)
-    if base is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        raise ConfigError(f"{key}: must be a boolean, got {value!r}")
-    if base is int:
-        try:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: must be an integer, got {value!r}") from None
-    if base is float:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: must be a number, got {value!r}") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ConfigError(f"{key}: must be a finite number")
-        return number
-    if base is str:
-        if isinstance(value, (dict, list, bool)):
-            raise ConfigError(f"{key}: must be a string, got {value!r}")
-        return str(value)
-    return value
 
 
 def _check(ok: bool, key: str, why: str) -> None:

@@ -1,10 +1,11 @@
 """Typed settings of the voiceprint store (the router's `storage:` section), validated in one place."""
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import settings
 
 from .errors import StoreConfigError
 
@@ -78,15 +79,7 @@ class StorageConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "StorageConfig":
         """Build from a flat mapping (YAML section or env overrides); unknown keys are errors."""
-        d = dict(d or {})
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise StoreConfigError(f"storage.{unknown[0]}: unknown setting")
-        kwargs = {name: _coerce(name, value, known[name].type) for name, value in d.items()}
-        cfg = cls(**kwargs)
-        cfg.validate()
-        return cfg
+        return settings.build(cls, dict(d or {}), "storage.", StoreConfigError)
 
     def validate(self) -> None:
         def bad(key: str, why: str) -> StoreConfigError:
@@ -126,40 +119,3 @@ class StorageConfig:
             raise bad("db_timeout_s" if self.db_timeout_s <= 0 else "db_pool_size", "must be > 0 (pool: 1-100)")
         if self.type == "file" and not self.path:
             raise bad("path", "required for the file backend")
-
-
-def _coerce(name: str, value: Any, type_: Any) -> Any:
-    """Accept strings for numbers/lists (env vars are strings); reject anything else that mismatches."""
-    t = str(type_)
-    try:
-        if value is None:
-            if "None" in t:
-                return None
-            raise TypeError("null not allowed")
-        if t.startswith("bool"):
-            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            if not isinstance(value, bool):
-                raise TypeError("expected a boolean")
-            return value
-        if t.startswith("int"):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise TypeError("expected an integer")
-            return int(value)
-        if t.startswith("float"):
-            if isinstance(value, bool):
-                raise TypeError("expected a number")
-            return float(value)
-        if t.startswith("list"):
-            if isinstance(value, str):
-                return [v.strip() for v in value.split(",") if v.strip()]
-            if not isinstance(value, (list, tuple)):
-                raise TypeError("expected a list")
-            return [str(v) for v in value]
-        if t.startswith("str"):
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                raise TypeError("expected a string")
-            return str(value)
-    except (TypeError, ValueError) as exc:
-        raise StoreConfigError(f"storage.{name}: {exc} (got {value!r})") from None
-    return value

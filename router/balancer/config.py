@@ -1,9 +1,10 @@
 """Typed, validated settings of the Triton pool (the `triton` section of the router's config)."""
 from __future__ import annotations
 
-from dataclasses import InitVar, dataclass, field, fields
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Mapping
 
+import settings
 from router.balancer.errors import BalancerConfigError
 from router.balancer.strategies import STRATEGIES
 
@@ -41,16 +42,10 @@ class BalancerConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], section: str = SECTION) -> "BalancerConfig":
         """Builds the config from parsed YAML/JSON; `instances` holds "host:port" strings or {url, weight}."""
-        if not isinstance(data, Mapping):
-            raise BalancerConfigError(f"{section}: must be a mapping")
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise BalancerConfigError(f"{section}.{key}: unknown key (expected one of {sorted(known)})")
-        values = dict(data)
-        if "instances" in data:
-            values["instances"] = _parse_instances(data["instances"], f"{section}.instances")
-        return cls(**values, section=section)  # __post_init__ validates the rest
+        # The one mechanism of `settings` types every value; the instance list has its own two spellings.
+        return settings.build(cls, data, f"{section}.", BalancerConfigError,
+                              special={"instances": lambda key, value: _parse_instances(value, key)},
+                              section=section)
 
     def validate(self, section: str = SECTION) -> None:
         if not self.instances:

@@ -37,9 +37,9 @@ def test_defaults():
     ({"eject_after_failures": 0}, "triton.eject_after_failures"),
     ({"readmit_after_s": -1}, "triton.readmit_after_s"),
     ({"retries": 1.5}, "triton.retries"),
-    ({"timeout_s": "10"}, "triton.timeout_s"),
+    ({"timeout_s": "ten"}, "triton.timeout_s"),
     ({"model_name": ""}, "triton.model_name"),
-    ({"retry": 2}, "triton.retry: unknown key"),
+    ({"retry": 2}, "triton.retry: unknown setting"),
 ])
 def test_errors_name_the_key(data, key):
     with pytest.raises(BalancerConfigError) as caught:
