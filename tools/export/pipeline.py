@@ -9,7 +9,7 @@ from pathlib import Path
 
 import onnx
 
-from tools.export import campplus, onnx_export, onnx_graph, sources, tensorrt
+from tools.export import campplus, onnx_export, onnx_graph, sources, tensorrt, vad
 from tools.export.errors import ExportError
 from tools.export.repository import Manifest, RepositoryOptions, write_repository
 
@@ -30,6 +30,7 @@ class ExportRequest:
     revision: str | None = None
     offline: bool = False
     fp16: bool = False
+    vad: bool = True  # also write the Silero `vad` model (speech labelling)
     repository: RepositoryOptions = field(default_factory=RepositoryOptions)
 
 
@@ -78,6 +79,8 @@ def run_export(request: ExportRequest) -> Manifest:
                             target=request.repository.target, model_sha256=_sha256(onnx_path),
                             parity_cosines=cosines)
         write_repository(request.output, model_file, manifest, request.repository)
+        if request.vad:  # the speech-labelling VAD model, separate from the speaker models
+            vad.write_vad_model(request.output, request.repository)
         log.info("model repository written to %s (embedding dim %d, source %s)", request.output, dim, source)
         return manifest
 
