@@ -20,6 +20,7 @@ import yaml
 from router.balancer.config import BalancerConfig
 from router.balancer.errors import BalancerConfigError
 from router.errors import ConfigError
+from router.recordings.config import RecordingsConfig
 from store.config import StorageConfig
 from store.errors import StoreConfigError
 
@@ -56,6 +57,9 @@ ENV_KEYS = {
     "VOIMID_VERIFY_THRESHOLD": "verify.threshold",
     "VOIMID_LOG_LEVEL": "logging.level",
     "VOIMID_AUDIT_PATH": "audit.path",
+    "VOIMID_RECORDINGS_SPOOL_DIR": "recordings.spool_dir",
+    "VOIMID_RECORDINGS_MAX_UPLOAD_MB": "recordings.max_upload_mb",
+    "VOIMID_RECORDINGS_KEEP_AUDIO": "recordings.keep_audio",
 }
 
 
@@ -233,6 +237,7 @@ class RouterConfig:
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    recordings: RecordingsConfig = field(default_factory=RecordingsConfig)
 
     @property
     def rate_limit_uses_redis(self) -> bool:
@@ -254,7 +259,8 @@ class RouterConfig:
                     for name, kind in (("api", ApiConfig), ("auth", AuthConfig), ("rate_limit", RateLimitConfig),
                                        ("overload", OverloadConfig),
                                        ("redis", RedisConfig), ("verify", VerifyConfig),
-                                       ("logging", LoggingConfig), ("audit", AuditConfig))}
+                                       ("logging", LoggingConfig), ("audit", AuditConfig),
+                                       ("recordings", RecordingsConfig))}
         storage = _storage(_mapping("storage", raw.get("storage") or {}), sections["redis"])
         triton = _triton(_mapping("triton", raw.get("triton") or {}))
         return cls(environment=environment, storage=storage, triton=triton, **sections)
