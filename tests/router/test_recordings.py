@@ -196,3 +196,38 @@ async def test_file_job_store_survives_a_new_instance(tmp_path):
     assert (await again.get("c" * 20)).status == "succeeded"
     assert await again.get("d" * 20) is None  # expired
     assert await again.get("../../x") is None
+
+
+async def test_routers_sharing_redis_see_and_cancel_each_others_jobs(make_client, router_settings, redis_url,
+                                                                     tmp_path, flac, label_keys):
+    def settings(name: str) -> dict:
+        return router_settings(redis={"url": redis_url}, recordings={
+            "spool_dir": str(tmp_path / name), "job_store": "redis", "heartbeat_s": 0.5, "stale_after_s": 2.0})
+
+    first, second = await make_client(settings("a")), await make_client(settings("b"))
+    key = auth(label_keys["a"])
+    response = await first.post("/api/v1/recordings", data=form(flac), headers=key)
+    job_id = (await response.json())["job_id"]
+    done, seen = await _wait(second, job_id, label_keys["a"])  # polled through the other router only
+    assert done["status"] == "succeeded" and done["result"]["segments"]
+    assert any(s["status"] == "running" and 0 < s["progress"] < 1 for s in seen)
+
+    response = await first.post("/api/v1/recordings", data=form(flac), headers=key)
+    job_id = (await response.json())["job_id"]
+    await _wait(second, job_id, label_keys["a"], until=("running",))
+    response = await second.delete(f"/api/v1/recordings/{job_id}", headers=key)
+    assert (await response.json())["status"] == "cancelled"
+    deadline = time.monotonic() + 10
+    while first.app[RECORDINGS].spool.path(job_id).exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not first.app[RECORDINGS].spool.path(job_id).exists(), "the running router did not notice the cancel"
+    assert job_id not in first.app[RECORDINGS].runner.local
+    assert (await (await first.get(f"/api/v1/recordings/{job_id}", headers=key)).json())["status"] == "cancelled"
+
+
+async def test_keep_audio(make_client, router_settings, tmp_path, flac, label_keys):
+    client = await make_client(router_settings(recordings={"spool_dir": str(tmp_path), "keep_audio": True}))
+    response = await client.post("/api/v1/recordings", data=form(flac), headers=auth(label_keys["a"]))
+    job_id = (await response.json())["job_id"]
+    await _wait(client, job_id, label_keys["a"])
+    assert client.app[RECORDINGS].spool.path(job_id).read_bytes() == flac
