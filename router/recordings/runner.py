@@ -34,7 +34,8 @@ class JobRunner:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._running: dict[str, asyncio.Task] = {}
         self._saved: dict[str, tuple[float, float]] = {}  # job id -> (time, progress) of its last save
-        self._cancelled: set[str] = set()
+        self._cancelled: set[str] = set()  # running jobs a client cancelled (their _run ends quietly)
+        self._locks: dict[str, asyncio.Lock] = {}  # one save at a time per job: the last write is the latest state
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -54,7 +55,7 @@ class JobRunner:
         for job in list(self.local.values()):
             if job.status == "running":
                 job.status, job.stage, job.attempts = "queued", "queued (the router restarted)", job.attempts - 1
-            await self.jobs.save(job)
+            await self._write(job)
 
     @property
     def active(self) -> int:
@@ -68,9 +69,9 @@ class JobRunner:
     async def cancel(self, job: Job) -> Job:
         """Cancels a job of this node; the caller saved nothing yet."""
         local = self.local.get(job.job_id, job)
-        self._cancelled.add(job.job_id)
         task = self._running.get(job.job_id)
         if task is not None:
+            self._cancelled.add(job.job_id)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if local.active:
@@ -100,14 +101,15 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         job.status, job.stage, job.attempts, job.started_at = "running", "starting", job.attempts + 1, time.time()
-        await self._save(job)
 
         def progress(fraction: float, stage: str) -> None:
             job.progress, job.stage = round(fraction, 4), stage
 
+        # Registered before the first await, so a cancel arriving while the state is saved finds the task.
         task = asyncio.create_task(self.pipeline.run(self.spool.path(job.job_id), job.num_speakers, progress))
         self._running[job.job_id] = task
         try:
+            await self._save(job)
             result = await task
         except asyncio.CancelledError:
             if job.job_id in self._cancelled:
@@ -128,23 +130,28 @@ class JobRunner:
             await self._end(job, "succeeded")
         finally:
             self._running.pop(job.job_id, None)
+            self._cancelled.discard(job.job_id)
 
     async def _end(self, job: Job, status: str, error: dict | None = None) -> None:
         job.status, job.error, job.finished_at = status, error, time.time()
         job.stage = status
         if status == "succeeded":
             job.progress = 1.0
-        await self.jobs.save(job)
+        await self._write(job)
         self.local.pop(job.job_id, None)
         self._saved.pop(job.job_id, None)
-        self._cancelled.discard(job.job_id)
+        self._locks.pop(job.job_id, None)
         if not self.config.keep_audio:
             self.spool.remove(job.job_id)
 
     async def _save(self, job: Job) -> None:
         job.updated_at = time.time()
-        await self.jobs.save(job)
+        await self._write(job)
         self._saved[job.job_id] = (job.updated_at, job.progress)
+
+    async def _write(self, job: Job) -> None:
+        async with self._locks.setdefault(job.job_id, asyncio.Lock()):
+            await self.jobs.save(job)  # serialises the job as it is now, after any save before it
 
     async def _heartbeat(self) -> None:
         while True:
