@@ -23,12 +23,13 @@ def cluster(embeddings: np.ndarray, settings: ClusterSettings, num_speakers: int
         return np.arange(count)
     if count == 1 or num_speakers == 1:
         return np.zeros(count, dtype=np.int64)
-    points = _normalised(embeddings)
+    points = _normalised(embeddings, np.float32)  # float64 only for the (bounded) points that are clustered
     if count > settings.max_points:
         sample = np.linspace(0, count - 1, settings.max_points).round().astype(np.int64)
-        labels = assign(points, centroids(points[sample], _cluster_points(points[sample], settings, num_speakers)))
+        chosen = points[sample].astype(np.float64)
+        labels = assign(points, centroids(chosen, _cluster_points(chosen, settings, num_speakers)))
     else:
-        labels = _cluster_points(points, settings, num_speakers)
+        labels = _cluster_points(points.astype(np.float64), settings, num_speakers)
     if num_speakers is None:
         labels = _absorb_small(points, labels, settings.min_cluster_size)
         labels = _merge_close(points, labels, settings.merge_threshold)
@@ -115,7 +116,7 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     return np.array([mapping[label] for label in labels], dtype=np.int64)
 
 
-def _normalised(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float64)
+def _normalised(vectors: np.ndarray, dtype=np.float64) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=dtype)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
