@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from store.errors import StorageUnavailable
+
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -86,7 +88,10 @@ class FileJobStore(JobStore):
         return self.folder / f"{job_id}.json"
 
     async def save(self, job: Job) -> None:
-        await asyncio.to_thread(_write_atomic, self._path(job.job_id), job.to_json().encode())
+        try:
+            await asyncio.to_thread(_write_atomic, self._path(job.job_id), job.to_json().encode())
+        except OSError as exc:  # a full or read-only disk: 503, and the job is not acknowledged
+            raise StorageUnavailable(f"cannot save job state in {self.folder}: {exc.strerror}") from None
 
     async def get(self, job_id: str) -> Job | None:
         if not JOB_ID.match(job_id):

@@ -5,9 +5,24 @@ the set `<prefix>:rec:node:<node>`, which is what it resumes from after a restar
 """
 from __future__ import annotations
 
+import functools
+
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from router.recordings.jobs import JOB_ID, Job, JobStore
+from store.errors import StorageUnavailable
+
+
+def _guarded(method):
+    """A Redis outage is StorageUnavailable (503 with Retry-After), never a 500."""
+    @functools.wraps(method)
+    async def run(*args, **kwargs):
+        try:
+            return await method(*args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(f"the job store (Redis) is unavailable: {exc}") from None
+    return run
 
 
 class RedisJobStore(JobStore):
@@ -21,6 +36,7 @@ class RedisJobStore(JobStore):
     def _node(self, node: str) -> str:
         return f"{self.prefix}:node:{node}"
 
+    @_guarded
     async def save(self, job: Job) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             if job.active:
@@ -31,12 +47,14 @@ class RedisJobStore(JobStore):
                 pipe.srem(self._node(job.node), job.job_id)
             await pipe.execute()
 
+    @_guarded
     async def get(self, job_id: str) -> Job | None:
         if not JOB_ID.match(job_id):
             return None
         raw = await self.redis.get(self._key(job_id))
         return Job.from_json(raw) if raw is not None else None
 
+    @_guarded
     async def delete(self, job_id: str) -> None:
         job = await self.get(job_id)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -45,6 +63,7 @@ class RedisJobStore(JobStore):
                 pipe.srem(self._node(job.node), job_id)
             await pipe.execute()
 
+    @_guarded
     async def active_on(self, node: str) -> list[Job]:
         jobs = []
         for job_id in await self.redis.smembers(self._node(node)):

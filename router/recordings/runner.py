@@ -20,6 +20,7 @@ from router.balancer.errors import BalancerError
 from router.recordings.config import RecordingsConfig
 from router.recordings.jobs import Job, JobStore
 from router.recordings.spool import Spool
+from store.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 TICK_S = 0.5
@@ -39,11 +40,22 @@ class JobRunner:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        for job in await self.jobs.active_on(self.node):
-            await self._resume(job)
         self._tasks = [asyncio.create_task(self._worker(), name=f"recordings-worker-{n}")
                        for n in range(self.config.workers)]
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="recordings-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._resume_all(), name="recordings-resume"))
+
+    async def _resume_all(self) -> None:
+        """The jobs this node left active; retried while the job store is unreachable (the router serves anyway)."""
+        while True:
+            try:
+                for job in await self.jobs.active_on(self.node):
+                    if job.job_id not in self.local:
+                        await self._resume(job)
+                return
+            except StorageUnavailable as exc:
+                log.warning("cannot resume labelling jobs yet: %s", exc)
+                await asyncio.sleep(self.config.heartbeat_s)
 
     async def stop(self) -> None:
         """Graceful: running jobs go back to the queue (their start is not counted), state is saved."""

@@ -231,3 +231,18 @@ async def test_keep_audio(make_client, router_settings, tmp_path, flac, label_ke
     job_id = (await response.json())["job_id"]
     await _wait(client, job_id, label_keys["a"])
     assert client.app[RECORDINGS].spool.path(job_id).read_bytes() == flac
+
+
+async def test_a_job_store_outage_is_a_503_and_the_router_still_starts(make_client, router_settings, tmp_path, flac,
+                                                                       label_keys):
+    from vomid.tritonserver import free_port
+
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = await make_client(router_settings(redis={"url": nowhere, "timeout_s": 0.5}, recordings={
+        "spool_dir": str(tmp_path), "job_store": "redis", "heartbeat_s": 0.5, "stale_after_s": 2.0}))
+    response = await client.post("/api/v1/recordings", data=form(flac), headers=auth(label_keys["a"]))
+    assert response.status == 503 and (await response.json())["error"]["code"] == "storage_unavailable"
+    assert "Retry-After" in response.headers
+    assert not list(client.app[RECORDINGS].spool.audio_dir.iterdir())  # nothing acknowledged, nothing kept
+    response = await client.get("/api/v1/recordings/some-job-id-0123456789", headers=auth(label_keys["a"]))
+    assert response.status == 503
