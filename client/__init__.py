@@ -10,6 +10,7 @@ from client.errors import (AudioRejected, AuthenticationError, NotFound, Permiss
                            ResponseError, ServerError, ServiceUnavailable, TransportError, ValidationError,
                            VoMIDError)
 from client.models import Candidate, Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
+from client.recordings import LabelJobFailed, LabelSegment, RecordingJob
 from client.retry import RetryPolicy
 from client.sync_client import VoMIDClient
 
@@ -18,4 +19,5 @@ __all__ = [
     "VerifyResult", "IdentifyResult", "Candidate", "Voiceprint", "VoiceprintPage", "Health",
     "VoMIDError", "AuthenticationError", "PermissionDenied", "NotFound", "ValidationError", "AudioRejected",
     "RateLimited", "ServiceUnavailable", "ServerError", "TransportError", "ResponseError",
+    "RecordingJob", "LabelSegment", "LabelJobFailed",
 ]

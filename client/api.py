@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
 from client.audio import Upload
 from client.errors import ResponseError
 from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
+from client.recordings import UPLOAD_TIMEOUT_S, RecordingJob
 
 PREFIX = "/api/v1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -31,6 +33,8 @@ class Call:
     answers: frozenset[int] = frozenset()  # error statuses whose body is a result, not an error
     headers: dict[str, str] = field(default_factory=dict)
     read_only: bool = False  # a POST that changes nothing (verify, identify)
+    stream: Path | None = None  # a file sent as the raw request body, read as it is sent
+    timeout: float | None = None  # instead of the client's per-request timeout
 
     def accepts(self, status: int) -> bool:
         return 200 <= status < 300 or status in self.answers
@@ -87,6 +91,21 @@ def stats() -> Call:
 def health() -> Call:
     # 503 is the documented "degraded" answer of a health check: a result to show, not a failure to retry.
     return Call("GET", "/health", Health.from_json, answers=frozenset({503}))
+
+
+def label_submit(path: Path, num_speakers: int | None) -> Call:
+    if not path.is_file():
+        raise FileNotFoundError(f"no such recording: {path}")
+    return Call("POST", f"{PREFIX}/recordings", RecordingJob.from_json, params=_present(num_speakers=num_speakers),
+                stream=path, headers={"Content-Type": "application/octet-stream"}, timeout=UPLOAD_TIMEOUT_S)
+
+
+def label_status(job_id: str) -> Call:
+    return Call("GET", f"{PREFIX}/recordings/{_segment(job_id)}", RecordingJob.from_json)
+
+
+def label_cancel(job_id: str) -> Call:
+    return Call("DELETE", f"{PREFIX}/recordings/{_segment(job_id)}", _json)
 
 
 def _fresh_idempotency_key() -> dict[str, str]:

@@ -5,9 +5,11 @@ Audio encoding (numpy -> WAV, reading files) runs in a worker thread so it never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import aiohttp
 
@@ -16,6 +18,7 @@ from client.audio import AudioInput, to_upload
 from client.env import api_key_from_env
 from client.errors import ResponseError, TransportError, VoMIDError, error_from_response
 from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
+from client.recordings import Poll, RecordingJob
 from client.retry import RetryPolicy
 from client.sync_client import CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
@@ -69,6 +72,26 @@ class AsyncVoMIDClient:
     async def health(self) -> Health:
         return await self._send(api.health())
 
+    async def label_recording(self, path: str | Path, wait: bool = True, num_speakers: int | None = None, *,
+                              poll_s: float = 1.0, timeout_s: float | None = None,
+                              progress: Callable[[RecordingJob], None] | None = None) -> RecordingJob:
+        """Who speaks when in a long recording (scope label): uploads it, then waits for the result (or not)."""
+        job = await self._send(api.label_submit(Path(path), num_speakers))
+        return await self.wait_recording(job.job_id, poll_s, timeout_s, progress) if wait else job
+
+    async def recording(self, job_id: str) -> RecordingJob:
+        return await self._send(api.label_status(job_id))
+
+    async def wait_recording(self, job_id: str, poll_s: float = 1.0, timeout_s: float | None = None,
+                             progress: Callable[[RecordingJob], None] | None = None) -> RecordingJob:
+        poll = Poll(poll_s, timeout_s, progress)
+        while not poll.done(job := await self.recording(job_id)):
+            await asyncio.sleep(poll_s)
+        return job
+
+    async def cancel_recording(self, job_id: str) -> dict[str, Any]:
+        return await self._send(api.label_cancel(job_id))
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -94,8 +117,9 @@ class AsyncVoMIDClient:
         while True:
             attempt += 1
             try:
-                async with session.request(call.method, self.base_url + call.path, params=call.params or None,
-                                           headers=call.headers, data=_form(call)) as response:
+                async with _body(call) as data, session.request(
+                        call.method, self.base_url + call.path, params=call.params or None, headers=call.headers,
+                        data=data, timeout=_timeout(call)) as response:
                     body = await response.read()
                     if call.accepts(response.status):
                         return call.parse(_json_body(response, body))
@@ -115,6 +139,23 @@ async def _upload(audio: AudioInput, sample_rate: int | None):
     if hasattr(audio, "read"):  # the caller owns the file object: read it here, not from another thread
         return to_upload(audio, sample_rate)
     return await asyncio.to_thread(to_upload, audio, sample_rate)
+
+
+@contextlib.asynccontextmanager
+async def _body(call: api.Call):
+    """The multipart form, or the streamed file (opened per attempt, so a retry sends it from the start)."""
+    if call.stream is None:
+        yield _form(call)
+        return
+    handle = await asyncio.to_thread(open, call.stream, "rb")
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def _timeout(call: api.Call) -> aiohttp.ClientTimeout | None:
+    return aiohttp.ClientTimeout(total=call.timeout, connect=CONNECT_TIMEOUT_S) if call.timeout else None
 
 
 def _form(call: api.Call) -> aiohttp.FormData | None:

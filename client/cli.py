@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from client.async_client import AsyncVoMIDClient
-from client.commands import delegate, enroll, query
+from client.commands import delegate, enroll, label, query
 from client.commands import score as scoring
 from client.env import api_key_from_env, url_from_env
 from client.errors import VoMIDError
@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--top-k", type=int)
 
+    label.add_label_arguments(sub.add_parser("label", parents=[common],
+                                             help="who speaks when in a recording (FILE) or a folder (DIR)"))
     scoring.add_score_arguments(sub.add_parser("score", help="EER/minDCF of a trial list, straight from Triton"))
     scoring.add_calibrate_arguments(sub.add_parser("calibrate", help="print verify.threshold from a score report"))
     return parser
@@ -91,7 +93,11 @@ def _run(args: argparse.Namespace) -> int:
         return scoring.calibrate(args)
     if args.command == "enroll":
         return _enroll(args)
+    if args.command == "label" and args.path.is_dir():
+        return label.label_folder(args)
     with VoMIDClient(args.url, api_key=args.api_key, timeout=args.timeout) as client:
+        if args.command == "label":
+            return label.label_file(client, args)
         return query.verify(client, args) if args.command == "verify" else query.identify(client, args)
 
 
@@ -119,7 +125,8 @@ def _enroll(args: argparse.Namespace) -> int:
 def _guarded(run) -> int:
     try:
         return run()
-    except (VoMIDError, ScoringError, enroll.EnrollListError, delegate.DelegateMissing, OSError) as exc:
+    except (VoMIDError, ScoringError, enroll.EnrollListError, label.LabelArgumentError, delegate.DelegateMissing,
+            OSError, TimeoutError) as exc:
         print(f"vomid: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

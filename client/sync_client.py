@@ -1,9 +1,11 @@
 """`VoMIDClient`: the blocking SDK, on a `requests` session (connection reuse, timeouts, bounded retries)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import requests
 
@@ -12,6 +14,7 @@ from client.audio import AudioInput, to_upload
 from client.env import api_key_from_env
 from client.errors import ResponseError, TransportError, VoMIDError, error_from_response
 from client.models import Health, IdentifyResult, VerifyResult, Voiceprint, VoiceprintPage
+from client.recordings import Poll, RecordingJob
 from client.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,27 @@ class VoMIDClient:
     def health(self) -> Health:
         return self._send(api.health())
 
+    def label_recording(self, path: str | Path, wait: bool = True, num_speakers: int | None = None, *,
+                        poll_s: float = 1.0, timeout_s: float | None = None,
+                        progress: Callable[[RecordingJob], None] | None = None) -> RecordingJob:
+        """Who speaks when in a long recording (scope label): uploads it, then waits for the result (or not)."""
+        job = self._send(api.label_submit(Path(path), num_speakers))
+        return self.wait_recording(job.job_id, poll_s, timeout_s, progress) if wait else job
+
+    def recording(self, job_id: str) -> RecordingJob:
+        return self._send(api.label_status(job_id))
+
+    def wait_recording(self, job_id: str, poll_s: float = 1.0, timeout_s: float | None = None,
+                       progress: Callable[[RecordingJob], None] | None = None) -> RecordingJob:
+        """Polls until the job ends; raises LabelJobFailed if it failed or was cancelled."""
+        poll = Poll(poll_s, timeout_s, progress)
+        while not poll.done(job := self.recording(job_id)):
+            time.sleep(poll_s)
+        return job
+
+    def cancel_recording(self, job_id: str) -> dict[str, Any]:
+        return self._send(api.label_cancel(job_id))
+
     def close(self) -> None:
         self._session.close()
 
@@ -84,11 +108,12 @@ class VoMIDClient:
         attempt = 0
         while True:
             attempt += 1
+            timeout = call.timeout or self.timeout
             try:
-                response = self._session.request(
-                    call.method, self.base_url + call.path, params=call.params or None, headers=call.headers,
-                    data=call.fields or None, files=self._files(call),
-                    timeout=(min(CONNECT_TIMEOUT_S, self.timeout), self.timeout))
+                with _body(call) as data:
+                    response = self._session.request(
+                        call.method, self.base_url + call.path, params=call.params or None, headers=call.headers,
+                        data=data, files=self._files(call), timeout=(min(CONNECT_TIMEOUT_S, timeout), timeout))
             except requests.RequestException as exc:
                 error: VoMIDError = TransportError(f"{call.method} {call.path}: {exc}")
                 wait = self.retry.delay(attempt, None) if call.repeatable else None
@@ -108,6 +133,16 @@ class VoMIDClient:
         if call.upload is None:
             return None
         return {"audio": (call.upload.filename, call.upload.data, call.upload.content_type)}
+
+
+@contextlib.contextmanager
+def _body(call: api.Call):
+    """The form fields, or the streamed file (opened per attempt, so a retry sends it from the start)."""
+    if call.stream is None:
+        yield call.fields or None
+        return
+    with open(call.stream, "rb") as handle:
+        yield handle
 
 
 def _json_body(response: requests.Response) -> Any:

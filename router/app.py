@@ -25,6 +25,7 @@ from router.logs import AuditLog
 from router.metrics import RouterMetrics
 from router.middlewares import MIDDLEWARES
 from router.ratelimit import LocalRateLimiter, RedisRateLimiter
+from router.recordings.setup import add_recordings
 from router.service import VoiceprintService
 from store import StoreConfigError, create_store
 from store.redis_client import RedisSettings, connect
@@ -44,7 +45,8 @@ def create_app(config: RouterConfig) -> web.Application:
         app[state.KEYRING] = KeyRing.from_config(config.auth)
     else:
         log.warning("authentication is DISABLED by configuration (auth.enabled: false): every caller is admin")
-    shared = config.rate_limit.enabled and config.rate_limit_uses_redis or config.storage.type == "redis"
+    shared = config.rate_limit.enabled and config.rate_limit_uses_redis or config.storage.type == "redis" \
+        or config.recordings.enabled and config.recordings.job_store == "redis"
     redis = _redis_client(config) if shared else None
     if redis is not None:
         app[state.REDIS] = redis
@@ -68,6 +70,8 @@ def create_app(config: RouterConfig) -> web.Application:
     app.cleanup_ctx.extend([_executor_ctx, _redis_ctx, _store_ctx, _pool_ctx])
     api.add_routes(app)
     system.add_routes(app)
+    if config.recordings.enabled:  # speaker labelling of long recordings (router/recordings)
+        add_recordings(app, config)
     return app
 
 

@@ -18,9 +18,11 @@ from router.errors import ConfigError, Forbidden, Unauthorized
 
 log = logging.getLogger(__name__)
 
-SCOPES = ("admin", "verify", "identify")
+SCOPES = ("admin", "verify", "identify", "label")
 # admin may do everything; identify (who is this, among everyone?) includes verify's 1:N, not the other way round.
-IMPLIED = {"admin": {"admin", "verify", "identify"}, "verify": {"verify"}, "identify": {"identify", "verify"}}
+# label (who spoke when in a recording) names enrolled speakers found in the caller's own recordings only.
+IMPLIED = {"admin": {"admin", "verify", "identify", "label"}, "verify": {"verify"},
+           "identify": {"identify", "verify"}, "label": {"label"}}
 KEY_PREFIX = "vmd_"
 
 

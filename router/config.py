@@ -22,6 +22,7 @@ import settings
 from router.balancer.config import BalancerConfig
 from router.balancer.errors import BalancerConfigError
 from router.errors import ConfigError
+from router.recordings.config import RecordingsConfig
 from store.config import StorageConfig
 from store.errors import StoreConfigError
 
@@ -221,6 +222,7 @@ class RouterConfig:
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    recordings: RecordingsConfig = field(default_factory=RecordingsConfig)
 
     @property
     def rate_limit_uses_redis(self) -> bool:
@@ -246,7 +248,8 @@ class RouterConfig:
 
 
 SECTIONS = {"api": ApiConfig, "auth": AuthConfig, "rate_limit": RateLimitConfig, "overload": OverloadConfig,
-            "redis": RedisConfig, "verify": VerifyConfig, "logging": LoggingConfig, "audit": AuditConfig}
+            "redis": RedisConfig, "verify": VerifyConfig, "logging": LoggingConfig, "audit": AuditConfig,
+            "recordings": RecordingsConfig}
 ENV_KEYS = {**settings.derived_names(RouterConfig, {**SECTIONS, "storage": StorageConfig,
                                                     "triton": BalancerConfig}), **ENV_ALIASES}
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from router.recordings import openapi as recordings
+
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -66,7 +68,7 @@ def openapi_spec() -> dict:
         "openapi": "3.0.3",
         "info": {"title": "Edge-VoMID voiceprint API", "version": "1.0.0",
                  "description": "Speaker registration, verification (1:1 and 1:N) and identification."},
-        "components": {"schemas": SCHEMAS, "securitySchemes": {
+        "components": {"schemas": {**SCHEMAS, **recordings.SCHEMAS}, "securitySchemes": {
             "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "Bearer": {"type": "http", "scheme": "bearer"}}},
         "security": SECURITY,
@@ -125,5 +127,6 @@ def openapi_spec() -> dict:
                                              "responses": {"200": {"description": "OpenAPI 3 JSON"}}}},
             "/api/v1/docs": {"get": {"summary": "Swagger UI (served locally)", "operationId": "docs",
                                      "security": [], "responses": {"200": {"description": "HTML"}}}},
+            **recordings.PATHS,
         },
     }

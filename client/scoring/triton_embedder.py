@@ -52,8 +52,12 @@ class TritonEmbedder:
 
     async def embed(self, waveform: np.ndarray) -> np.ndarray:
         """One 16 kHz mono float32 waveform -> its (D,) embedding."""
+        return (await self.embed_batch(np.asarray(waveform).reshape(1, -1)))[0]
+
+    async def embed_batch(self, waveforms: np.ndarray) -> np.ndarray:
+        """Equal-length waveforms (B, N) -> their (B, D) embeddings, in one request."""
         info = self.info
-        batch = np.ascontiguousarray(waveform, dtype=np.float32).reshape(1, -1)
+        batch = np.ascontiguousarray(waveforms, dtype=np.float32)
         tensor = grpcclient.InferInput(info.input_name, list(batch.shape), "FP32")
         tensor.set_data_from_numpy(batch)
         self.requests_sent += 1
@@ -63,7 +67,7 @@ class TritonEmbedder:
                                               client_timeout=self.timeout_s)
         except InferenceServerException as exc:
             raise EmbeddingError(f"Triton {self.grpc_url} model {info.name}: {exc.message()}") from None
-        return result.as_numpy(info.output_name)[0]
+        return result.as_numpy(info.output_name)
 
     async def _model_info(self) -> ModelInfo:
         try:

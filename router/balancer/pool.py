@@ -98,7 +98,28 @@ class TritonPool:
         """
         if waveform.ndim != 1:
             raise ValueError(f"waveform must be 1-D, got shape {waveform.shape}")
-        batch = np.ascontiguousarray(waveform, dtype=np.float32).reshape(1, -1)
+        return (await self.embed_batch(waveform.reshape(1, -1), timeout_s))[0]
+
+    async def embed_batch(self, waveforms: np.ndarray, timeout_s: float | None = None) -> np.ndarray:
+        """Equal-length waveforms (B, N) -> their embeddings (B, D), in one request to the embedding model."""
+        if waveforms.ndim != 2:
+            raise ValueError(f"waveforms must be (B, N), got shape {waveforms.shape}")
+        batch = np.ascontiguousarray(waveforms, dtype=np.float32)
+
+        def request(info: ModelInfo) -> tuple[str, dict[str, np.ndarray], list[str]]:
+            return self.config.model_name, {info.input_name: batch}, [info.output_name]
+
+        outputs = await self._balanced(request, timeout_s)
+        return np.array(next(iter(outputs.values())), dtype=np.float32)
+
+    async def infer(self, model: str, inputs: dict[str, np.ndarray], outputs: list[str],
+                    timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        """Another model of the same repository (e.g. `vad`): FP32 inputs by name -> outputs by name, balanced,
+        retried and booked like embeddings."""
+        inputs = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in inputs.items()}
+        return await self._balanced(lambda info: (model, inputs, outputs), timeout_s)
+
+    async def _balanced(self, request, timeout_s: float | None) -> dict[str, np.ndarray]:
         budget = self.config.timeout_s * (self.config.retries + 1) if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
         tried: list[Instance] = []
@@ -111,7 +132,7 @@ class TritonPool:
             instance = self.strategy.pick(candidates)
             tried.append(instance)
             try:
-                return await self._infer(instance, batch, min(self.config.timeout_s, remaining))
+                return await self._infer(instance, request, min(self.config.timeout_s, remaining))
             except _AttemptFailed as failure:
                 failures.append(failure)
                 log.info("inference attempt on %s failed: %s", instance.url, failure)
@@ -121,15 +142,19 @@ class TritonPool:
             raise PoolOverloaded(f"{len(tried)} instance(s) busy or out of time")
         raise InferenceFailed(f"inference failed on {len(tried)} instance(s)")
 
-    async def _infer(self, instance: Instance, batch: np.ndarray, timeout_s: float) -> np.ndarray:
+    async def _infer(self, instance: Instance, request, timeout_s: float) -> dict[str, np.ndarray]:
+        """One attempt on one instance; `request(model_info)` names the model, its inputs and outputs."""
         instance.begin()
         started = time.perf_counter()
         try:
-            info = self._model_info or await self._load_model_info(instance)
-            tensor = grpcaio.InferInput(info.input_name, list(batch.shape), "FP32")
-            tensor.set_data_from_numpy(batch)
-            result = await instance.client.infer(self.config.model_name, [tensor],
-                                                 outputs=[grpcaio.InferRequestedOutput(info.output_name)],
+            model, inputs, outputs = request(self._model_info or await self._load_model_info(instance))
+            tensors = []
+            for name, value in inputs.items():
+                tensor = grpcaio.InferInput(name, list(value.shape), "FP32")
+                tensor.set_data_from_numpy(value)
+                tensors.append(tensor)
+            result = await instance.client.infer(model, tensors,
+                                                 outputs=[grpcaio.InferRequestedOutput(o) for o in outputs],
                                                  client_timeout=timeout_s,
                                                  timeout=int(timeout_s * 1_000_000))  # Triton's queue policy
         except InferenceServerException as error:
@@ -140,7 +165,7 @@ class TritonPool:
         instance.succeeded(latency)
         self.strategy.record(instance, True, latency)
         self._metrics.attempt(instance.url, Outcome.OK.value, latency)
-        return np.array(result.as_numpy(info.output_name)[0], dtype=np.float32)
+        return {name: result.as_numpy(name) for name in outputs}
 
     def _failure(self, instance: Instance, error: InferenceServerException, latency: float) -> Exception:
         """Books a failed attempt and returns what to raise: a rejection for the caller, or a failure to retry."""

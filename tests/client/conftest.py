@@ -59,9 +59,10 @@ def api_keys(tmp_path_factory) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def start_router(triton, api_keys):
+def start_router(triton, api_keys, tmp_path_factory):
     """Starts routers with the test settings plus `overrides` (per section); all stop at the end of the session."""
     routers: list[RouterThread] = []
+    spool = tmp_path_factory.mktemp("recordings")
 
     def start(**overrides) -> str:
         settings = {
@@ -71,6 +72,7 @@ def start_router(triton, api_keys):
             "storage": {"type": "memory"},
             "triton": {"instances": [triton.grpc_url], "model_name": "speaker"},
             "audit": {"enabled": False},
+            "recordings": {"spool_dir": str(spool)},
         }
         for section, values in overrides.items():
             settings[section] = {**settings.get(section, {}), **values}

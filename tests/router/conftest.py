@@ -42,8 +42,10 @@ def identify_key(key_file) -> str:
 
 
 @pytest.fixture(scope="session")
-def router_settings(triton, key_file):
+def router_settings(triton, key_file, tmp_path_factory):
     """Returns a factory of config dicts: the shared Triton, a memory store, auth on, a generous rate limit."""
+    spool = tmp_path_factory.mktemp("recordings")
+
     def settings(**overrides) -> dict:
         base = {
             "environment": "test",
@@ -52,6 +54,7 @@ def router_settings(triton, key_file):
             "storage": {"type": "memory"},
             "triton": {"instances": [triton.grpc_url], "model_name": "speaker"},
             "audit": {"enabled": True},
+            "recordings": {"spool_dir": str(spool)},
         }
         for section, values in overrides.items():
             if isinstance(values, dict) and isinstance(base.get(section), dict):

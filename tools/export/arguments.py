@@ -53,6 +53,7 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
     repo.add_argument("--intra-op-threads", type=int, default=defaults.intra_op_threads,
                       help="onnxruntime threads per embedding instance (0: all cores)")
     repo.add_argument("--inter-op-threads", type=int, default=defaults.inter_op_threads)
+    repo.add_argument("--no-vad", action="store_true", help="do not write the Silero `vad` model (no labelling)")
     repo.add_argument("--max-batch-frames", type=int, default=defaults.max_batch_frames,
                       help="frame budget of one onnxruntime call")
 
@@ -74,6 +75,7 @@ def request_from_args(args: argparse.Namespace):
         onnx=args.onnx, random_weights=args.random_weights, embedding_dim=args.embedding_dim, seed=args.seed,
         cache_dir=args.cache_dir, revision=args.revision, offline=args.offline, fp16=args.fp16,
         calibrate=args.calibrate,
+        vad=not getattr(args, "no_vad", False),
         repository=RepositoryOptions(
             target=args.target, max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
             max_queue_size=args.max_queue_size,

@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 
 from engine.contract import CAMPPLUS, GE2E, family
-from tools.export import calibration, campplus, onnx_export, onnx_graph, sources, tensorrt
+from tools.export import calibration, campplus, onnx_export, onnx_graph, sources, tensorrt, vad
 from tools.export.errors import ExportError
 from tools.export.repository import Manifest, RepositoryOptions, write_repository
 
@@ -36,6 +36,7 @@ class ExportRequest:
     offline: bool = False
     fp16: bool = False
     calibrate: bool = True  # recommended threshold from the shared speech when present (real weights only)
+    vad: bool = True  # also write the Silero `vad` model (speech labelling)
     repository: RepositoryOptions = field(default_factory=RepositoryOptions)
 
 
@@ -59,8 +60,12 @@ def run_export(request: ExportRequest) -> Manifest:
     if request.model == GE2E.name:
         from tools.export.ge2e_pipeline import export_ge2e
 
-        return export_ge2e(request)
-    return _export_campplus(request)
+        manifest = export_ge2e(request)
+    else:
+        manifest = _export_campplus(request)
+    if request.vad:  # the speech-labelling VAD model, separate from the speaker models
+        vad.write_vad_model(request.output, request.repository)
+    return manifest
 
 
 def _export_campplus(request: ExportRequest) -> Manifest:
@@ -96,6 +101,8 @@ def _export_campplus(request: ExportRequest) -> Manifest:
                             parity_cosines=cosines, model_name=CAMPPLUS.name, weights_sha256=weights_sha,
                             recommended_threshold=threshold, threshold_source=how)
         write_repository(request.output, model_file, manifest, request.repository)
+        if request.vad:  # the speech-labelling VAD model, separate from the speaker models
+            vad.write_vad_model(request.output, request.repository)
         log.info("model repository written to %s (embedding dim %d, source %s)", request.output, dim, source)
         return manifest
 

@@ -1,0 +1,1 @@
+"""Speaker labelling of long recordings as jobs: upload spooling, job state, the runner and the API."""
