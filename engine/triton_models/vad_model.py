@@ -12,6 +12,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from engine.triton_models.params import model_parameters
+from engine.triton_models.responses import failure, rejection
 from engine.vad import FRAME, SileroVad, VadCarry
 
 
@@ -29,8 +30,7 @@ class TritonPythonModel:
             inputs = [pb_utils.get_input_tensor_by_name(request, name).as_numpy()
                       for name in ("waveform", "state", "context")]
             if inputs[0].ndim != 2 or inputs[0].shape[1] % FRAME or not np.all(np.isfinite(inputs[0])):
-                responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(
-                    f"waveform must be finite float32 (B, N) with N a multiple of {FRAME}"))
+                responses[index] = rejection(f"waveform must be finite float32 (B, N) with N a multiple of {FRAME}")
                 continue
             groups[inputs[0].shape[1]].append((index, inputs))
         for members in groups.values():
@@ -43,7 +43,7 @@ class TritonPythonModel:
             probs, carry = self.vad.run(waveform, VadCarry(state, context))
         except Exception as exc:  # an onnxruntime failure answers these requests, it does not kill the stub
             for index, _ in members:
-                responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(f"vad failed: {exc}"))
+                responses[index] = failure(f"vad failed: {exc}")
             return
         row = 0
         for index, inputs in members:

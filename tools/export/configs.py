@@ -21,9 +21,9 @@ max_batch_size: {options.max_batch_size}
 # Waveforms of different lengths are batched together; the model handles each request's length itself.
 input [ {_tensor(WAVEFORM, WAVEFORM_DTYPE, (-1,), ragged=True)} ]
 output [ {", ".join(outputs)} ]
-dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {_queue_policy(options)} }}
+dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {queue_policy(options)} }}
 instance_group [ {{ kind: KIND_CPU count: {options.feature_instances} }} ]
-{_parameters(params)}
+{parameters_block(params)}
 """
 
 
@@ -44,7 +44,7 @@ input [ {", ".join(inputs)} ]
 output [ {output} ]
 {batching}
 instance_group [ {{ kind: KIND_CPU count: {options.embedding_instances} }} ]
-{_parameters(params)}
+{parameters_block(params)}
 """
     platform = "onnxruntime_onnx" if options.target == "onnx-gpu" else "tensorrt_plan"
     file_name = "model.onnx" if options.target == "onnx-gpu" else "model.plan"
@@ -85,7 +85,7 @@ ensemble_scheduling {{
     }}
   ]
 }}
-{_parameters(params)}
+{parameters_block(params)}
 """
 
 
@@ -98,17 +98,17 @@ def _dynamic_batching(options) -> str:
     preferred = [b for b in options.preferred_batch_sizes if b <= options.max_batch_size]
     preferred_line = f"preferred_batch_size: [ {', '.join(map(str, preferred))} ] " if preferred else ""
     return (f"dynamic_batching {{ {preferred_line}max_queue_delay_microseconds: {options.max_queue_delay_us} "
-            f"{_queue_policy(options)} }}")
+            f"{queue_policy(options)} }}")
 
 
-def _queue_policy(options) -> str:
+def queue_policy(options) -> str:
     # A bound on what routers sharing this server can pile up (UNAVAILABLE "Exceeds maximum queue size" past it);
     # a request whose timeout (the router's deadline) passed while it queued is rejected, not computed.
     return (f"default_queue_policy {{ timeout_action: REJECT allow_timeout_override: true "
             f"max_queue_size: {options.max_queue_size} }}")
 
 
-def _parameters(params: dict[str, str]) -> str:
+def parameters_block(params: dict[str, str]) -> str:
     return "\n".join(
         f'parameters {{ key: "{key}" value: {{ string_value: {json.dumps(value)} }} }}' for key, value in params.items()
     )

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tools.export.errors import ExportError
-from tools.export.repository import _SHIM, RepositoryOptions, _parameters, _queue_policy
+from tools.export.configs import parameters_block, queue_policy
+from tools.export.repository import _SHIM, RepositoryOptions
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,9 @@ output [
   {{ name: "state_out" data_type: TYPE_FP32 dims: [ 2, 128 ] }},
   {{ name: "context_out" data_type: TYPE_FP32 dims: [ 64 ] }}
 ]
-dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {_queue_policy(options)} }}
+dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {queue_policy(options)} }}
 instance_group [ {{ kind: KIND_CPU count: 1 }} ]
-{_parameters(params)}
+{parameters_block(params)}
 """
 
 
