@@ -2,6 +2,8 @@
 user, else `speaker_1`, `speaker_2`, ... in order of first speech. Clusters matching one user become one speaker."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from labelling.backends import SpeakerMatch, SpeakerMatcher
@@ -38,13 +40,14 @@ async def name_speakers(centres: np.ndarray, turns: list[Turn], matcher: Speaker
 
 
 class StoreMatcher:
-    """SpeakerMatcher over the voiceprint store: its best 1:N match, kept only at or above `threshold`."""
+    """SpeakerMatcher over the voiceprint store: its best 1:N match, kept only at or above `threshold()` (asked at
+    each match: the router's decision threshold may come from the served model, known only once Triton answers)."""
 
-    def __init__(self, store, threshold: float):
+    def __init__(self, store, threshold: Callable[[], float]):
         self.store, self.threshold = store, threshold
 
     async def match(self, centroid: np.ndarray) -> SpeakerMatch | None:
         found = await self.store.search(centroid, k=1)
-        if not found or found[0].score < self.threshold:
+        if not found or found[0].score < self.threshold():
             return None
         return SpeakerMatch(found[0].user_id, found[0].name, float(found[0].score))

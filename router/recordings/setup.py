@@ -42,9 +42,9 @@ async def _runner_ctx(app: web.Application) -> AsyncIterator[None]:
     """Starts after the pool and the store are open (the runner resumes jobs at once); stops before they close."""
     config, service = app[state.CONFIG], app[api.RECORDINGS]
     pool, store = app[state.POOL], app[state.STORE]
+    matcher = StoreMatcher(store, lambda: app[state.SERVICE].threshold)  # the decision threshold of verify
     pipeline = LabelPipeline(PoolVad(pool, config.recordings.vad_model), PoolEmbedder(pool),
-                             config.recordings.label_settings(), StoreMatcher(store, config.verify.threshold),
-                             max_seconds=config.recordings.max_seconds)
+                             config.recordings.label_settings(), matcher, max_seconds=config.recordings.max_seconds)
     service.runner = JobRunner(service.jobs, service.spool, pipeline, config.recordings, service.node,
                                service.finish)
     await service.runner.start()

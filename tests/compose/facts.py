@@ -36,7 +36,6 @@ TRITON_HEALTH_PATHS = frozenset({"/v2/health/ready", "/v2/health/live"})
 TRITON_DEFAULT_PORTS = {"http": 8000, "grpc": 8001, "metrics": 8002}
 
 _METRIC_DECL = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*[\"'](vomid_[a-z0-9_]+)[\"']")
-_ENV_NAME = re.compile(r"[\"'](VOIMID_[A-Z0-9_]+)[\"']")
 _ROUTE = re.compile(r"\.add_(?:get|post|put|patch|delete|route)\(\s*(?:[\"'][A-Z]+[\"'],\s*)?[\"'](/[^\"']*)[\"']")
 _PROMQL_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
                               "group_left", "group_right", "inf", "nan"})
@@ -69,11 +68,12 @@ def declared_metrics() -> set[str]:
 
 
 def documented_env() -> set[str]:
-    """VOIMID_* names the router reads: router/config.py's ENV_KEYS and the store's key variable."""
-    names: set[str] = set()
-    for path in (REPO / "router" / "config.py", REPO / "store" / "crypto.py"):
-        names |= set(_ENV_NAME.findall(path.read_text()))
-    return names
+    """VOIMID_* names the router reads: its config's environment names (derived from every key, plus the
+    documented aliases) and the process-level ones (the store's key variable)."""
+    from router.config import ENV_KEYS
+    from settings.env import PROCESS_VARIABLES
+
+    return set(ENV_KEYS) | set(PROCESS_VARIABLES)
 
 
 def router_routes() -> set[str]:

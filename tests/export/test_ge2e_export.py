@@ -15,6 +15,7 @@ from engine.contract import CAMPPLUS, ENSEMBLE_MODEL, GE2E
 from tools.export import calibration, cli, ge2e, ge2e_check
 from tools.export.errors import CheckpointError, ParityError
 from tools.export.ge2e_pipeline import GE2E_THRESHOLD
+from tools.export.vad import VAD_MODEL
 from tools.export.repository import Manifest, RepositoryOptions, read_manifest, write_repository
 from tools.export.sources import sha256_file
 
@@ -62,7 +63,7 @@ def test_switching_family_removes_the_other_models(ge2e_repository, tmp_path):
                         parity_cosines=[])
     write_repository(root, ge2e_repository / GE2E.embedding_model / "1" / "model.onnx", manifest, RepositoryOptions())
     assert sorted(p.name for p in root.iterdir()) == sorted([CAMPPLUS.features_model, CAMPPLUS.embedding_model,
-                                                            ENSEMBLE_MODEL])
+                                                            ENSEMBLE_MODEL, VAD_MODEL])  # the VAD serves both
     assert read_manifest(root).model_name == "campplus"
 
 
