@@ -15,6 +15,7 @@ from aiohttp import web
 from audio import AudioError
 from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
+from router.limits import REQUEST_ID
 from router.balancer.errors import (BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance,
                                     PoolOverloaded)
 from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists,
@@ -22,8 +23,6 @@ from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, Storage
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vomid.access")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 # Foreign domain errors -> (status, code, public message). A code of None keeps the error's own `code`; a message
 # of None passes the error's text on (client errors only: 5xx texts name internal addresses and stay in the log).
@@ -49,7 +48,7 @@ RETRY_AFTER_S = "1"  # 503s from backends: the outage may end any moment; client
 @web.middleware
 async def request_id_middleware(request: web.Request, handler):
     incoming = request.headers.get("X-Request-ID", "")
-    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    rid = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     token = logs.request_id.set(rid)
     try:
         response = await handler(request)
