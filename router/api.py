@@ -50,7 +50,7 @@ def _user_id(request: web.Request) -> str:
 
 def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
-    return default if raw is None else parse_integer(raw, name, low, high, "invalid_parameter")
+    return default if raw is None else parse_integer(raw, name, low, high, code="invalid_parameter")
 
 
 def idempotent(handler):

@@ -41,9 +41,9 @@ class Form:
 
     def text(self, name: str, *, pattern: re.Pattern, max_length: int, what: str,
              required: bool = False) -> str | None:
-        """The field with surrounding white space removed; a field that is sent must be valid, even if optional."""
+        """The field without surrounding spaces; a field that is sent must be valid, even an optional one."""
         value = self.fields.get(name)
-        if value is None or required and value.strip() == "":
+        if value is None or required and value.strip(" ") == "":
             if required:
                 raise BadRequest(f"the '{name}' field is required", code="missing_field")
             return None
@@ -51,7 +51,7 @@ class Form:
             raise invalid(f"'{name}' is longer than {max_length} characters")
         if not pattern.fullmatch(value):
             raise invalid(f"'{name}' must be {what}")
-        return value.strip()
+        return value.strip(" ")
 
     def number(self, name: str, *, low: float, high: float) -> float | None:
         raw = self.fields.get(name)
@@ -64,7 +64,7 @@ class Form:
 
     def integer(self, name: str, *, low: int, high: int) -> int | None:
         raw = self.fields.get(name)
-        return None if raw is None else parse_integer(raw, name, low, high, "invalid_field")
+        return None if raw is None else parse_integer(raw, name, low, high, code="invalid_field")
 
     def json_object(self, name: str, *, max_depth: int) -> dict | None:
         raw = self.fields.get(name)
@@ -81,7 +81,7 @@ class Form:
         return value
 
 
-def parse_integer(raw: str, name: str, low: int, high: int, code: str) -> int:
+def parse_integer(raw: str, name: str, low: int, high: int, *, code: str) -> int:
     """A base-10 ASCII integer in [low, high] (int() alone would also take "1_000", " 7" and other scripts' digits)."""
     if not lim.INTEGER.fullmatch(raw) or len(raw) > 20 or not low <= int(raw) <= high:
         raise BadRequest(f"'{name}' must be an integer between {low} and {high}", code=code)

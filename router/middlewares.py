@@ -18,8 +18,8 @@ from router.errors import ApiError, RateLimited
 from router.limits import REQUEST_ID
 from router.balancer.errors import (BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance,
                                     PoolOverloaded)
-from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists,
-                          UserNotFound)
+from store.errors import (CorruptData, EnrollmentLimit, InvalidEmbedding, InvalidRequest, StorageUnavailable,
+                          UserExists, UserNotFound)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vomid.access")
@@ -31,6 +31,7 @@ FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None, str | None], ...] 
     (AudioError, 422, None, None),
     (UserNotFound, 404, "user_not_found", None),
     (UserExists, 409, "user_exists", None),
+    (EnrollmentLimit, 409, "enrollment_limit", None),
     (InvalidEmbedding, 422, "invalid_embedding", None),
     (InvalidRequest, 400, "invalid_request", None),
     (StorageUnavailable, 503, "storage_unavailable", "the voiceprint store is unavailable; retry later"),

@@ -21,10 +21,12 @@ STATUS_TEXT = {
     404: "no such user (or no such path)",
     405: "the user_id is a word that names another operation's path",
     408: "the body was not received in time (overload.body_timeout_s); the connection is closed",
-    409: "a request with this Idempotency-Key is still running",
+    409: "a request with this Idempotency-Key is still running (Retry-After), or the user holds the most "
+         "enrollments the store keeps",
     413: "the body, the audio or a text field is over its limit (checked before and while reading)",
     415: "the body is not multipart/form-data",
-    422: "the audio cannot be used (the code says why), or the Idempotency-Key was used for another request",
+    422: "the audio cannot be used (the code says why), the Idempotency-Key was used for another request, or the "
+         "model's embedding does not fit the store",
     429: "rate limited",
     503: "overloaded, out of time, or a backend (Triton, storage) is unavailable: retry after Retry-After",
 }
@@ -33,21 +35,21 @@ READ = {503: {"storage_unavailable", "storage_corrupt"}}
 UPLOAD = {400: {"malformed_body", "missing_field", "invalid_field", "unknown_field"}, 408: {"body_timeout"},
           413: {"payload_too_large"}, 415: {"unsupported_media_type"}, 422: {*AUDIO_CODES, "audio_rejected"},
           503: {"overloaded", "deadline_exceeded", "inference_unavailable", "inference_failed", *READ[503]}}
-IDEMPOTENT = {400: {"invalid_header"}, 409: {"idempotency_in_progress"},
-              422: {"idempotency_key_reused", "invalid_embedding"}}
+IDEMPOTENT = {400: {"invalid_header"}, 409: {"idempotency_in_progress"}, 422: {"idempotency_key_reused"}}
+STORE_WRITE = {422: {"invalid_embedding"}}
 USER = {400: {"invalid_field"}, 404: {"user_not_found", "not_found"}}
 # The catalogue by operation: every status each can answer, with the codes its error body may carry.
 ERRORS = {
-    "register": (AUTH, UPLOAD, IDEMPOTENT),
+    "register": (AUTH, UPLOAD, IDEMPOTENT, STORE_WRITE),
     "verify": (AUTH, UPLOAD, {404: {"user_not_found"}}),
     "identify": (AUTH, UPLOAD),
-    "enroll": (AUTH, UPLOAD, IDEMPOTENT, USER),
+    "enroll": (AUTH, UPLOAD, IDEMPOTENT, STORE_WRITE, USER, {409: {"enrollment_limit"}}),
     "getUser": (AUTH, USER, READ, {405: {"method_not_allowed"}}),
     "deleteUser": (AUTH, USER, READ, {405: {"method_not_allowed"}}),
     "listUsers": (AUTH, READ, {400: {"invalid_parameter"}}),
     "stats": (AUTH, READ),
 }
-RETRY_AFTER = (409, 429, 503)
+RETRY_AFTER = {429: "Retry-After", 503: "Retry-After", 409: "Retry-After-If-Busy"}
 ALWAYS = {"X-Request-ID": s.ref("X-Request-ID", "headers"), "X-VoMID-Warning": s.ref("X-VoMID-Warning", "headers")}
 
 
@@ -60,7 +62,7 @@ def errors(operation: str) -> dict:
     for status, codes in sorted(merged.items()):
         headers = dict(ALWAYS)
         if status in RETRY_AFTER:
-            headers["Retry-After"] = s.ref("Retry-After", "headers")
+            headers["Retry-After"] = s.ref(RETRY_AFTER[status], "headers")
         if status == 405:
             headers["Allow"] = s.ref("Allow", "headers")
         responses[str(status)] = {"description": STATUS_TEXT[status], "headers": headers,

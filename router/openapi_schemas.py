@@ -117,6 +117,8 @@ HEADERS = {
                         "schema": {"type": "string", "enum": [RANDOM_WEIGHTS_WARNING]}},
     "Retry-After": {"required": True, "description": "seconds to wait before retrying",
                     "schema": {"type": "integer", "minimum": 1}},
+    "Retry-After-If-Busy": {"description": "seconds to wait before retrying, with idempotency_in_progress",
+                            "schema": {"type": "integer", "minimum": 1}},
     "Idempotent-Replayed": {"description": "the stored reply to an earlier request with this Idempotency-Key",
                             "schema": {"type": "string", "enum": ["true"]}},
     "Allow": {"required": True, "description": "the methods this path takes",
@@ -160,7 +162,7 @@ def form(limits: ApiLimits, fields: dict, required: list[str]) -> dict:
 
 def name_field(limits: ApiLimits) -> dict:
     return {"type": "string", "minLength": 1, "maxLength": limits.max_name_chars, "pattern": lim.NAME_PATTERN,
-            "description": "no control characters, not blank; surrounding white space is removed"}
+            "description": "no control characters, not only spaces; surrounding spaces are removed"}
 
 
 def metadata_field(limits: ApiLimits) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 from . import clock
 from .datakeys import DataKey
 from .embeddings import as_embeddings
-from .errors import InvalidEmbedding, InvalidRequest
+from .errors import EnrollmentLimit, InvalidRequest
 from .records import UserRecord
 
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"  # the router publishes it in its OpenAPI spec
@@ -49,7 +49,7 @@ def check_page(offset: int, limit: int) -> None:
 
 def check_room(enrollments: int, max_enrollments: int, adding: int = 1) -> None:
     if enrollments + adding > max_enrollments:
-        raise InvalidEmbedding(f"at most {max_enrollments} enrollments per user")
+        raise EnrollmentLimit(f"at most {max_enrollments} enrollments per user")
 
 
 def new_record(name: str, embeddings: list[np.ndarray], metadata: dict | None, user_id: str | None,

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 import schemathesis
-from jsonschema import Draft7Validator
+import jsonschema_rs
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.meta import ComponentInfo, CoverageScenario, coverage_scenario
@@ -43,7 +43,7 @@ def _others_valid(operation, body: dict) -> bool:
               "required": [name for name in schema.get("required", []) if name != "audio"]}
     sent = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in body.items()
             if k != "audio" and v != []}
-    return Draft7Validator(others).is_valid(sent)
+    return jsonschema_rs.Draft7Validator(others).is_valid(sent)
 
 
 def _give_speech(case) -> None:

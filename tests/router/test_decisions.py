@@ -90,7 +90,7 @@ async def test_a_rejected_one_to_n_names_nobody(probe_client, verify_key, enroll
     assert best["verified"] is True and best["mode"] == "1:N" and best["user_id"] in enrolled.values()
     rejected = await verify(probe_client, verify_key, clip, threshold=min(1.0, round(best["confidence"] + 0.01, 6)))
     assert rejected == {"verified": False, "mode": "1:N", "user_id": None, "name": None, "confidence": None,
-                        "threshold": rejected["threshold"], "warning": rejected["warning"]}
+                        "threshold": rejected["threshold"], "model": rejected["model"], "warning": rejected["warning"]}
 
 
 async def test_identify_lists_only_candidates_above_the_threshold(make_client, router_settings, probe_client,
