@@ -51,7 +51,8 @@ class ApiLimits:
     default_top_k: int
     max_top_k: int
     score_decimals: int
-    retry_after_s: int
+    body_timeout_s: float
+    max_enrollments: int
 
     @classmethod
     def from_config(cls, config: RouterConfig) -> "ApiLimits":
@@ -60,7 +61,8 @@ class ApiLimits:
                    min_seconds=api.min_seconds, max_seconds=api.max_seconds, max_name_chars=api.max_name_chars,
                    max_metadata_depth=api.max_metadata_depth, default_top_k=verify.default_top_k,
                    max_top_k=verify.max_top_k, score_decimals=verify.score_decimals,
-                   retry_after_s=config.overload.retry_after_s)
+                   body_timeout_s=config.overload.body_timeout_s,
+                   max_enrollments=config.storage.max_enrollments)
 
     @property
     def upload_mb(self) -> str:

@@ -155,9 +155,9 @@ def form(limits: ApiLimits, fields: dict, required: list[str]) -> dict:
     encoding = {name: {"contentType": "application/json"} for name, field in fields.items()
                 if field.get("type") == "object"}
     media = {"schema": schema, **({"encoding": encoding} if encoding else {})}
+    texts = f"text fields at most {limits.max_field_bytes} bytes of UTF-8 each; " if fields else ""
     return {"required": True, "content": {"multipart/form-data": media},
-            "description": f"text fields at most {limits.max_field_bytes} bytes of UTF-8 each; the whole body at "
-                           f"most {limits.upload_mb} plus 256 KiB of framing"}
+            "description": f"{texts}the whole body at most {limits.upload_mb} plus 256 KiB of framing"}
 
 
 def name_field(limits: ApiLimits) -> dict:

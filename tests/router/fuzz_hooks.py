@@ -7,8 +7,9 @@ in one of several formats). Then a valid request must get 2xx, and an invalid on
 that is invalid, never for noise posing as audio. An `audio` generated as something else than bytes (the one way a
 schema can make it invalid) is left as it is.
 
-Schemathesis cannot judge a body holding bytes, so it calls every edited one invalid; the hook judges it instead:
-a body whose other fields satisfy the schema as sent, with speech as its audio, is valid.
+Schemathesis cannot judge a body holding bytes (it calls every edited one invalid, and cannot tell that an "invalid"
+null for a text field goes out as the valid text "null"); the hook judges it instead: a body whose other fields
+satisfy the schema as the router reads them, with speech as its audio, is valid.
 A valid Idempotency-Key is made the case's own, since a key reused for another request is correctly refused (422);
 the same case sent twice keeps its key and gets the stored reply. Every choice is a function of the case, so
 Hypothesis replays and shrinks it faithfully.
@@ -16,15 +17,19 @@ Hypothesis replays and shrinks it faithfully.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import schemathesis
 import jsonschema_rs
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transforms import to_wire_text
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.meta import ComponentInfo, CoverageScenario, coverage_scenario
 from schemathesis.transport.serialization import Binary
+
+from router.limits import INTEGER, NUMBER
 
 CLIPS = [path.read_bytes() for path in sorted(Path(os.environ["VOMID_FUZZ_AUDIO_DIR"]).iterdir())]
 IDEMPOTENCY = "Idempotency-Key"
@@ -35,14 +40,35 @@ def _digest(*parts: object) -> bytes:
     return hashlib.sha256(repr(parts).encode()).digest()
 
 
+def _as_read(value: object, schema: dict) -> object:
+    """A generated field value as the router reads it: the text of one part, typed as the schema declares.
+    (Numbers must be spelled as numbers: "5.0" is no integer on the wire, whatever JSON Schema says of 5.0.)"""
+    text = to_wire_text(value)
+    kind = schema.get("type")
+    pattern = INTEGER if kind == "integer" else NUMBER if kind == "number" else None
+    if pattern is not None:
+        return json.loads(text) if pattern.fullmatch(text) else text
+    if kind == "object":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
 def _others_valid(operation, body: dict) -> bool:
-    """Whether every field but `audio` (and the set of fields itself) satisfies the body's schema as sent: a list
-    goes out as one part per item, so [] sends nothing and [x] sends x."""
+    """Whether every field but `audio` (and the set of fields itself) satisfies the body's schema as the router
+    reads it: a list goes out as one part per item ([] sends nothing, [x] sends x), every part as text."""
     schema = operation.body[0].raw_schema
-    others = {**schema, "properties": {k: v for k, v in schema.get("properties", {}).items() if k != "audio"},
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k != "audio"}
+    others = {**schema, "properties": properties,
               "required": [name for name in schema.get("required", []) if name != "audio"]}
-    sent = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in body.items()
-            if k != "audio" and v != []}
+    sent = {}
+    for name, value in body.items():
+        if name == "audio" or value == []:
+            continue
+        value = value[0] if isinstance(value, list) and len(value) == 1 else value
+        sent[name] = value if isinstance(value, list) else _as_read(value, properties.get(name, {}))
     return jsonschema_rs.Draft7Validator(others).is_valid(sent)
 
 

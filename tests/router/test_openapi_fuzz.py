@@ -58,12 +58,14 @@ async def run_schemathesis(url: str, key: str, clips: Path, workdir: Path) -> tu
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     process = await asyncio.create_subprocess_exec(*args, cwd=workdir, env=env, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.STDOUT)
-    lines = []
-    async for line in process.stdout:  # echoed as it comes: the long run shows progress with `pytest -s`
-        text = line.decode(errors="replace")
-        lines.append(text)
-        sys.stdout.write(text)
-    return await process.wait(), "".join(lines)
+    chunks = []
+    # Echoed as it comes (the long run shows progress with `pytest -s`); in chunks, as a reproduction line may be
+    # longer than any line limit.
+    while chunk := await process.stdout.read(1 << 16):
+        chunks.append(chunk.decode(errors="replace"))
+        sys.stdout.write(chunks[-1])
+        sys.stdout.flush()
+    return await process.wait(), "".join(chunks)
 
 
 def answered(app, route: str, method: str, status: str) -> float:
