@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache, partial
 
-from router import error_codes as codes, openapi_schemas as s
+from router import error_codes as codes, limits as lim, openapi_schemas as s
 from router.auth import IMPLIED
 from router.limits import ApiLimits
 
@@ -116,11 +116,13 @@ def openapi_spec(limits: ApiLimits, threshold_floor: float, threshold: float) ->
     """The document for these limits and the service's current threshold floor and default (cached)."""
     return {
         "openapi": "3.0.3",
-        "info": {"title": "Edge-VoMID voiceprint API", "version": "1.0.0",
-                 "description": "Speaker registration, verification (1:1 and 1:N) and identification. Every error "
-                                "is JSON {\"error\": {\"code\", \"message\"}}; every answer carries X-Request-ID."},
+        "info": {"title": "Edge-VoMID voiceprint API", "version": "1.0.0", "description": (
+            "Speaker registration, verification (1:1 and 1:N) and identification. Every error is JSON "
+            "{\"error\": {\"code\", \"message\"}} with the codes listed per operation and status. Every answer "
+            f"carries X-Request-ID: send one matching {lim.REQUEST_ID_PATTERN} to name your request in the logs. "
+            "Keys carry scopes: admin may do everything, identify includes verify's 1:N.")},
         "components": {
-            "schemas": s.response_schemas(limits), "headers": s.HEADERS, "parameters": s.parameters(limits),
+            "schemas": s.response_schemas(limits), "headers": s.HEADERS, "parameters": s.parameters(),
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                                 "Bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"ApiKey": []}, {"Bearer": []}],

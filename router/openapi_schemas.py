@@ -126,7 +126,7 @@ HEADERS = {
 }
 
 
-def parameters(limits: ApiLimits) -> dict:
+def parameters() -> dict:
     user_id = {"name": "user_id", "in": "path", "required": True, "description": f"{lim.USER_ID_RULE}",
                "schema": USER_ID}
     return {
