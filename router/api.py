@@ -9,26 +9,31 @@ import functools
 
 from aiohttp import web
 
-from router import idempotency, responses, state
-from router.errors import BadRequest
+from router import idempotency, limits as lim, responses, state
 from router.admission import Deadline
-from router.intake import Form, read_form
+from router.intake import Form, invalid, parse_integer, read_form
 from router.middlewares import requires
 
-MAX_NAME = 200
-MAX_USER_ID = 128
+# GET/DELETE /api/v1/voiceprint/<word>: the words that name other operations' paths answer 405 there, not 404.
+USER_PATH = "/api/v1/voiceprint/{user_id:(?!(?:%s)$)[^/]+}" % "|".join(lim.RESERVED_USER_IDS)
 
 
-def admitted(handler):
-    """Holds one admission slot for the whole request; the handler gets its form and deadline."""
-    @functools.wraps(handler)
-    async def run(request: web.Request) -> web.Response:
-        admission = request.app[state.ADMISSION]
-        with admission.admit():
-            api = request.app[state.CONFIG].api
-            form = await admission.read_body(read_form(request, api.max_upload_bytes, api.max_field_kb * 1024))
-            return await handler(request, form, admission.deadline())
-    return run
+def admitted(*fields: str):
+    """Holds one admission slot for the whole request; the handler gets its form (`audio` plus `fields`, each
+    at most once) and deadline."""
+    accepted = frozenset(fields)
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def run(request: web.Request) -> web.Response:
+            admission = request.app[state.ADMISSION]
+            with admission.admit():
+                limits = request.app[state.LIMITS]
+                form = await admission.read_body(read_form(request, limits.max_upload_bytes,
+                                                           limits.max_field_bytes, accepted))
+                return await handler(request, form, admission.deadline())
+        return run
+    return wrap
 
 
 def _actor(request: web.Request) -> str | None:
@@ -38,22 +43,14 @@ def _actor(request: web.Request) -> str | None:
 
 def _user_id(request: web.Request) -> str:
     user_id = request.match_info["user_id"]
-    if len(user_id) > MAX_USER_ID:
-        raise BadRequest(f"user_id longer than {MAX_USER_ID} characters", code="invalid_field")
+    if not lim.USER_ID.fullmatch(user_id):
+        raise invalid(f"user_id must be {lim.USER_ID_RULE}")
     return user_id
 
 
 def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be an integer", code="invalid_parameter") from None
-    if not low <= value <= high:
-        raise BadRequest(f"'{name}' must be between {low} and {high}", code="invalid_parameter")
-    return value
+    return default if raw is None else parse_integer(raw, name, low, high, code="invalid_parameter")
 
 
 def idempotent(handler):
@@ -81,18 +78,20 @@ def idempotent(handler):
 
 
 @requires("admin")
-@admitted
+@admitted("name", "metadata")
 @idempotent
 async def register(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
-    name = form.text("name", required=True, max_length=MAX_NAME)
-    metadata = form.json_object("metadata")
+    limits = request.app[state.LIMITS]
+    name = form.text("name", required=True, pattern=lim.NAME, max_length=limits.max_name_chars,
+                     what="text without control characters")
+    metadata = form.json_object("metadata", max_depth=limits.max_metadata_depth)
     result = await request.app[state.SERVICE].register(name, form.require_audio(), metadata, _actor(request),
                                                        deadline)
     return responses.reply(request, result, status=201)
 
 
 @requires("admin")
-@admitted
+@admitted()
 @idempotent
 async def enroll(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
     user_id = _user_id(request)
@@ -101,20 +100,21 @@ async def enroll(request: web.Request, form: Form, deadline: Deadline) -> web.Re
 
 
 @requires("verify")
-@admitted
+@admitted("user_id", "threshold")
 async def verify(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
     threshold = form.number("threshold", low=request.app[state.SERVICE].threshold_floor, high=1.0)
-    user_id = form.text("user_id", max_length=MAX_USER_ID)
+    user_id = form.text("user_id", pattern=lim.USER_ID, max_length=lim.MAX_USER_ID,
+                        what=lim.USER_ID_RULE)
     result = await request.app[state.SERVICE].verify(form.require_audio(), user_id, threshold, _actor(request),
                                                      deadline)
     return responses.reply(request, result)
 
 
 @requires("identify")
-@admitted
+@admitted("top_k")
 async def identify(request: web.Request, form: Form, deadline: Deadline) -> web.Response:
-    settings = request.app[state.CONFIG].verify
-    top_k = form.integer("top_k", low=1, high=settings.max_top_k) or settings.default_top_k
+    limits = request.app[state.LIMITS]
+    top_k = form.integer("top_k", low=1, high=limits.max_top_k) or limits.default_top_k
     result = await request.app[state.SERVICE].identify(form.require_audio(), top_k, _actor(request), deadline)
     return responses.reply(request, result)
 
@@ -133,8 +133,8 @@ async def delete_user(request: web.Request) -> web.Response:
 
 @requires("admin")
 async def list_users(request: web.Request) -> web.Response:
-    offset = _query_int(request, "offset", 0, 0, 10**9)
-    limit = _query_int(request, "limit", 50, 1, 1000)
+    offset = _query_int(request, "offset", 0, 0, lim.MAX_OFFSET)
+    limit = _query_int(request, "limit", lim.DEFAULT_PAGE, 1, lim.MAX_PAGE)
     return responses.reply(request, await request.app[state.SERVICE].list(offset, limit))
 
 
@@ -143,6 +143,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/voiceprint/verify", verify)
     app.router.add_post("/api/v1/voiceprint/identify", identify)
     app.router.add_post("/api/v1/voiceprint/{user_id}/enroll", enroll)
-    app.router.add_get("/api/v1/voiceprint/{user_id}", get_user)
-    app.router.add_delete("/api/v1/voiceprint/{user_id}", delete_user)
+    app.router.add_get(USER_PATH, get_user)
+    app.router.add_delete(USER_PATH, delete_user)
     app.router.add_get("/api/v1/voiceprints", list_users)

@@ -20,6 +20,7 @@ from router.auth import KeyRing
 from router.config import RouterConfig
 from router.errors import ConfigError
 from router.idempotency import Idempotency, LocalMemory, RedisMemory
+from router.limits import ApiLimits
 from router.balancer.pool import TritonPool
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
@@ -39,6 +40,7 @@ def create_app(config: RouterConfig) -> web.Application:
     metrics = RouterMetrics()
     audit = AuditLog(config.audit.enabled)
     app[state.CONFIG] = config
+    app[state.LIMITS] = ApiLimits.from_config(config)
     app[state.METRICS] = metrics
     app[state.AUDIT] = audit
     if config.auth.enabled:

@@ -25,6 +25,7 @@ from router.errors import ConfigError
 from router.recordings.config import RecordingsConfig
 from store.config import StorageConfig
 from store.errors import StoreConfigError
+from store.validation import MAX_NAME_CHARS
 
 ENVIRONMENTS = ("development", "test", "staging", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -58,6 +59,9 @@ class ApiConfig:
     # RMS below this (full scale = 1.0) is "silent": nothing to recognise a speaker from.
     silence_rms: float = 1e-4
     max_field_kb: int = 64
+    # A user's name (at most the store's 256) and how deeply its metadata JSON may nest (objects and arrays).
+    max_name_chars: int = 200
+    max_metadata_depth: int = 16
     decode_workers: int = 2
     # How long a register/enroll reply is kept for retries carrying the same Idempotency-Key.
     idempotency_ttl_s: float = 86400.0
@@ -70,6 +74,8 @@ class ApiConfig:
         _check(self.max_seconds <= 600, "api.max_seconds", "must be <= 600")
         _check(0 <= self.silence_rms < 1, "api.silence_rms", "must be in [0, 1)")
         _check(1 <= self.max_field_kb <= 1024, "api.max_field_kb", "must be 1-1024")
+        _check(1 <= self.max_name_chars <= MAX_NAME_CHARS, "api.max_name_chars", f"must be 1-{MAX_NAME_CHARS}")
+        _check(1 <= self.max_metadata_depth <= 64, "api.max_metadata_depth", "must be 1-64")
         _check(1 <= self.decode_workers <= 64, "api.decode_workers", "must be 1-64")
         _check(1 <= self.idempotency_ttl_s <= 30 * 86400, "api.idempotency_ttl_s", "must be 1 s to 30 days")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,12 +20,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from router.errors import ApiError, BadRequest
+from router.limits import IDEMPOTENCY_KEY
 from store.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as the IETF draft's examples
 
 
 class KeyInProgress(ApiError):
@@ -128,7 +127,7 @@ class Idempotency:
 
     async def claim(self, key: str, scope: str, fingerprint: str) -> Claim | Reply:
         """The stored reply of an earlier request with this key, or the right to run this one."""
-        if not _VALID.match(key):
+        if not IDEMPOTENCY_KEY.fullmatch(key):
             raise BadRequest(f"{HEADER} must be 1-255 printable ASCII characters", code="invalid_header")
         slot = hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()
         claim = Claim(slot, fingerprint, secrets.token_hex(8))

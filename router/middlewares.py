@@ -15,15 +15,14 @@ from aiohttp import web
 from audio import AudioError
 from router import auth, logs, responses, state
 from router.errors import ApiError, RateLimited
+from router.limits import REQUEST_ID
 from router.balancer.errors import (BalancerError, InferenceFailed, InferenceRejected, NoHealthyInstance,
                                     PoolOverloaded)
-from store.errors import (CorruptData, InvalidEmbedding, InvalidRequest, ModelMismatch, StorageUnavailable,
-                          UserExists, UserNotFound)
+from store.errors import (CorruptData, EnrollmentLimit, InvalidEmbedding, InvalidRequest, ModelMismatch,
+                          StorageUnavailable, UserExists, UserNotFound)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("vomid.access")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 # Foreign domain errors -> (status, code, public message). A code of None keeps the error's own `code`; a message
 # of None passes the error's text on (client errors only: 5xx texts name internal addresses and stay in the log).
@@ -33,6 +32,7 @@ FOREIGN_ERRORS: tuple[tuple[type[Exception], int, str | None, str | None], ...] 
     (UserNotFound, 404, "user_not_found", None),
     (UserExists, 409, "user_exists", None),
     (ModelMismatch, 409, "model_mismatch", None),
+    (EnrollmentLimit, 409, "enrollment_limit", None),
     (InvalidEmbedding, 422, "invalid_embedding", None),
     (InvalidRequest, 400, "invalid_request", None),
     (StorageUnavailable, 503, "storage_unavailable", "the voiceprint store is unavailable; retry later"),
@@ -50,7 +50,7 @@ RETRY_AFTER_S = "1"  # 503s from backends: the outage may end any moment; client
 @web.middleware
 async def request_id_middleware(request: web.Request, handler):
     incoming = request.headers.get("X-Request-ID", "")
-    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    rid = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     token = logs.request_id.set(rid)
     try:
         response = await handler(request)

@@ -10,6 +10,7 @@ from router.admission import Admission
 from router.auth import ApiKey, KeyRing
 from router.config import RouterConfig
 from router.idempotency import Idempotency
+from router.limits import ApiLimits
 from router.balancer.pool import TritonPool
 from router.logs import AuditLog
 from router.metrics import RouterMetrics
@@ -18,6 +19,7 @@ from router.service import VoiceprintService
 from store import VoiceprintStore
 
 CONFIG = web.AppKey("config", RouterConfig)
+LIMITS = web.AppKey("limits", ApiLimits)  # what the API accepts: intake and the OpenAPI spec read it
 METRICS = web.AppKey("metrics", RouterMetrics)
 AUDIT = web.AppKey("audit", AuditLog)
 KEYRING = web.AppKey("keyring", KeyRing)  # absent when auth is disabled

@@ -81,7 +81,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_spec())
+    """The document for this router's limits and the service's current threshold floor and default."""
+    service = request.app[state.SERVICE]
+    return web.json_response(openapi_spec(request.app[state.LIMITS], service.threshold_floor, service.threshold))
 
 
 DOCS_PAGE = """<!DOCTYPE html>

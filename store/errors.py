@@ -41,6 +41,10 @@ class InvalidEmbedding(StoreError, ValueError):
     """Wrong dimension, non-finite values or a zero vector (maps to 400)."""
 
 
+class EnrollmentLimit(InvalidEmbedding):
+    """The user already holds `storage.max_enrollments` enrollments (maps to 409: the user's state, not the input)."""
+
+
 class InvalidRequest(StoreError, ValueError):
     """Bad user id, metadata that is not JSON, bad paging arguments (maps to 400)."""
 

@@ -10,14 +10,16 @@ import numpy as np
 from . import clock
 from .datakeys import DataKey
 from .embeddings import as_embeddings
-from .errors import InvalidEmbedding, InvalidRequest
+from .errors import EnrollmentLimit, InvalidRequest
 from .records import UserRecord
 
-_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"  # the router publishes it in its OpenAPI spec
+MAX_NAME_CHARS = 256
+_USER_ID = re.compile(USER_ID_PATTERN)
 
 
 def check_user_id(user_id: str) -> str:
-    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
         raise InvalidRequest("user_id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -")
     return user_id
 
@@ -35,8 +37,8 @@ def check_metadata(metadata: dict | None) -> dict:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or len(name) > 256:
-        raise InvalidRequest("name must be a string of at most 256 characters")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+        raise InvalidRequest(f"name must be a string of at most {MAX_NAME_CHARS} characters")
     return name
 
 
@@ -47,7 +49,7 @@ def check_page(offset: int, limit: int) -> None:
 
 def check_room(enrollments: int, max_enrollments: int, adding: int = 1) -> None:
     if enrollments + adding > max_enrollments:
-        raise InvalidEmbedding(f"at most {max_enrollments} enrollments per user")
+        raise EnrollmentLimit(f"at most {max_enrollments} enrollments per user")
 
 
 def new_record(name: str, embeddings: list[np.ndarray], metadata: dict | None, user_id: str | None,

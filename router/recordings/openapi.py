@@ -24,6 +24,10 @@ ERRORS = {"401": _error("missing or unknown API key"), "403": _error("the key la
           "429": _error("rate limited (see Retry-After)")}
 
 SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "object", "required": ["code", "message"],
+                  "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        "warning": {"type": "string"}}},
     "LabelSegment": {"type": "object", "properties": {
         "start": {"type": "number", "description": "seconds"}, "end": {"type": "number"},
         "label": {"type": "string", "description": "the enrolled user's id, else speaker_<n>"},
