@@ -11,7 +11,7 @@ from router.limits import ApiLimits
 STATUS_TITLE = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed", 404: "Not found",
                 405: "Method not allowed", 408: "Body too slow", 409: "Conflict", 413: "Too large",
                 415: "Not multipart/form-data", 422: "Unusable content", 429: "Rate limited",
-                503: "Unavailable: retry after Retry-After"}
+                503: "Unavailable: retry after Retry-After", 507: "Out of disk space"}
 
 AUTH = {401: {"missing_api_key", "invalid_api_key"}, 403: {"insufficient_scope"}, 429: {"rate_limited"}}
 READ = {503: {"storage_unavailable", "storage_corrupt"}}
@@ -22,12 +22,20 @@ IDEMPOTENT = {400: {"invalid_header"}, 409: {"idempotency_in_progress"}, 422: {"
 STORE_WRITE = {422: {"invalid_embedding"}}
 USER = {400: {"invalid_field"}, 404: {"user_not_found", "not_found"}}
 RESERVED = {405: {"method_not_allowed"}}
+MODEL = {409: {"model_mismatch"}}
+RECORDING_UPLOAD = {400: {"malformed_body", "missing_field", "invalid_field", "empty_audio"},
+                    413: {"payload_too_large"}, 415: {"unsupported_media_type", "unsupported_format"},
+                    503: {"too_many_jobs", "too_many_uploads", *READ[503]}, 507: {"insufficient_storage"}}
+JOB = {400: {"invalid_field"}, 404: {"job_not_found"}, **READ}
 # Every status each operation can answer, with the codes its error body may carry.
 BY_OPERATION = {
     "register": (AUTH, UPLOAD, IDEMPOTENT, STORE_WRITE),
-    "verify": (AUTH, UPLOAD, {404: {"user_not_found"}}),
+    "verify": (AUTH, UPLOAD, MODEL, {404: {"user_not_found"}}),
     "identify": (AUTH, UPLOAD),
-    "enroll": (AUTH, UPLOAD, IDEMPOTENT, STORE_WRITE, USER, {409: {"enrollment_limit"}}),
+    "enroll": (AUTH, UPLOAD, IDEMPOTENT, STORE_WRITE, USER, MODEL, {409: {"enrollment_limit"}}),
+    "labelRecording": (AUTH, RECORDING_UPLOAD),
+    "getRecording": (AUTH, JOB),
+    "cancelRecording": (AUTH, JOB),
     "getUser": (AUTH, USER, READ, RESERVED),
     "deleteUser": (AUTH, USER, READ, RESERVED),
     "listUsers": (AUTH, READ, {400: {"invalid_parameter"}}),
@@ -74,6 +82,11 @@ def meanings(limits: ApiLimits) -> dict[str, str]:
         "audio_too_complex": "decoding would take more work than the duration limit allows",
         "audio_rejected": "the model refused this input",
         "idempotency_key_reused": "this Idempotency-Key was used for a different request",
+        "model_mismatch": "the user was enrolled with another model than the served one: re-enroll the user",
+        "job_not_found": "no labelling job has this id (for this key)",
+        "too_many_jobs": "the router holds as many labelling jobs as it may; retry after Retry-After",
+        "too_many_uploads": "as many recordings are being uploaded as the router takes at once",
+        "insufficient_storage": "the recordings spool is out of disk space",
         "invalid_embedding": "the served model's embedding does not fit the store (a deployment fault)",
         "overloaded": "the router or the inference servers are at capacity",
         "deadline_exceeded": "the request ran out of time",

@@ -112,6 +112,17 @@ def system_paths(limits: ApiLimits) -> dict:
     }
 
 
+def recording_paths(limits: ApiLimits) -> dict:
+    """router.recordings' operations, with their error answers from the catalogue like every other operation."""
+    paths = {}
+    for path, methods in recordings.PATHS.items():
+        paths[path] = {}
+        for method, op in methods.items():
+            kept = {status: answer for status, answer in op["responses"].items() if not status.startswith(("4", "5"))}
+            paths[path][method] = {**op, "responses": {**kept, **errors(op["operationId"], limits)}}
+    return paths
+
+
 @lru_cache(maxsize=8)
 def openapi_spec(limits: ApiLimits, threshold_floor: float, threshold: float) -> dict:
     """The document for these limits and the service's current threshold floor and default (cached)."""
@@ -128,5 +139,6 @@ def openapi_spec(limits: ApiLimits, threshold_floor: float, threshold: float) ->
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                                 "Bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"ApiKey": []}, {"Bearer": []}],
-        "paths": {**voiceprint_paths(limits, threshold_floor, threshold), **system_paths(limits), **recordings.PATHS},
+        "paths": {**voiceprint_paths(limits, threshold_floor, threshold), **system_paths(limits),
+                  **recording_paths(limits)},
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from audio.errors import CODES as AUDIO_CODES
+from router.recordings import spool
 from router import errors, idempotency
 from router.middlewares import FOREIGN_ERRORS
 from tests.router.conftest import auth, form
@@ -23,7 +24,7 @@ UNREACHABLE = {
     "user_exists": "the store raises it only for a caller-chosen id, and register never passes one",
     "invalid_request": "intake checks everything the store's own checks refuse (ids, names, metadata, pages) first",
 }
-API_ERRORS = {name: cls for module in (errors, idempotency) for name, cls in vars(module).items()
+API_ERRORS = {name: cls for module in (errors, idempotency, spool) for name, cls in vars(module).items()
               if isinstance(cls, type) and issubclass(cls, errors.ApiError)}
 
 
