@@ -53,7 +53,9 @@ def response_schemas(limits: ApiLimits) -> dict:
         "Model": model,
         "User": closed({"user_id": USER_ID, "name": {"type": "string", "maxLength": MAX_NAME_CHARS},
                         "metadata": {"type": "object"}, "created_at": {"type": "number"},
-                        "updated_at": {"type": "number"}, "enrollments": {"type": "integer", "minimum": 1}}),
+                        "updated_at": {"type": "number"}, "enrollments": {"type": "integer", "minimum": 1},
+                        "model_id": {**nullable("string"), "description": "the model that made the voiceprint "
+                                     "(null: enrolled before models were tagged)"}}),
         "Verification": {"oneOf": [
             _decision(True, ["1:1", "1:N"], USER_ID, {"type": "string"}, SCORE, "accepted: who matched"),
             _decision(False, ["1:1"], USER_ID, nullable("string", enum=[None]), SCORE,
