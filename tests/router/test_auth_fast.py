@@ -108,6 +108,11 @@ def test_key_ring_sources_in_order(tmp_path):
     assert ring.authenticate("vmd_inline").scopes == {"identify"}
 
 
+def test_an_env_key_may_hold_colons():
+    ring = KeyRing.from_config(AuthConfig(env_keys=["verify|identify:secret:with:colons"]))
+    assert ring.authenticate("secret:with:colons").scopes == {"verify", "identify"}
+
+
 @pytest.mark.parametrize("env_key, message", [
     ("verify", "auth.env_keys[1]: expected '<scope>[|scope]:<key>' (VOIMID_API_KEYS)"),
     ("verify:", "auth.env_keys[1]: expected '<scope>[|scope]:<key>' (VOIMID_API_KEYS)"),

@@ -247,6 +247,12 @@ async def test_part_count_bound(server):
         assert (status, body) == (400, {"code": "malformed_body", "message": f"more than {MAX_PARTS} form fields"})
     status, body = await post(server, multipart(*fields, ("audio", b"RIFF", "a.wav"), ("f15", "v", None)))
     assert (status, body) == (400, {"code": "malformed_body", "message": f"more than {MAX_PARTS} form fields"})
+    # The 17th part is refused unread: its size or name never matter.
+    for first16 in ([*fields, ("f15", "v", None)], [*fields, ("audio", b"RIFF", "a.wav")]):
+        for extra in (("huge", "h" * (MAX_FIELD + 1), None), ("f0", "again", None)):
+            status, body = await post(server, multipart(*first16, extra))
+            assert (status, body) == (400, {"code": "malformed_body",
+                                            "message": f"more than {MAX_PARTS} form fields"})
 
 
 @pytest.mark.parametrize("parts, message", [
@@ -279,8 +285,14 @@ async def test_nested_multipart_is_refused(server):
 async def test_broken_framing_is_a_400(server):
     headers = {"Content-Type": "multipart/form-data; boundary=BOUNDARY"}
     status, body = await post(server, b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", headers)
-    assert status == 400 and body["code"] == "malformed_body"
-    assert body["message"].startswith("malformed multipart body: ")
+    assert (status, body) == (400, {"code": "malformed_body", "message": "malformed multipart body: Reading after EOF"})
+    long_header = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"a\"\r\nBad Header " + b"x" * 300 + \
+        b"\r\n\r\nx\r\n--BOUNDARY--\r\n"
+    status, body = await post(server, long_header, headers)
+    prefix = "malformed multipart body: "
+    assert status == 400 and body["code"] == "malformed_body" and body["message"].startswith(prefix)
+    detail = body["message"][len(prefix):]
+    assert len(detail) == 120 and "Invalid HTTP header" in detail   # the parser's words, cut to 120 characters
 
 
 @session_loop

@@ -139,4 +139,6 @@ async def test_unreachable_redis_lets_requests_through_and_says_so(caplog):
     finally:
         await redis.aclose()
     [record] = [r for r in caplog.records if r.name == "router.ratelimit"]
-    assert record.getMessage().startswith("rate limiter: redis unavailable, letting the request through: ")
+    message = record.getMessage()
+    assert message.startswith("rate limiter: redis unavailable, letting the request through: ")
+    assert "127.0.0.1:1" in message   # the log names the error

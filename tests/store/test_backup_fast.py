@@ -133,6 +133,10 @@ async def test_restore_asks_the_target_for_keys_by_default_and_merges(open_store
     with pytest.raises(InvalidRequest) as err:
         await restore(src, path, CIPHER)
     assert str(err.value) == "the target store is not empty (pass merge to upsert into it)"
+    one = await open_store()
+    await one.create_user("only", [np.ones(DIM, dtype=np.float32)])
+    with pytest.raises(InvalidRequest):
+        await restore(one, path, CIPHER, key_source=src)   # a single user already makes it not empty
     uid = list(kept)[0]
     await src.add_enrollment(uid, np.ones(DIM, dtype=np.float32))   # changed since the backup: the backup wins
     result = await restore(src, path, CIPHER, merge=True)
@@ -250,3 +254,12 @@ async def test_damaged_or_foreign_version_1_files_are_refused(tmp_path):
     with pytest.raises(CorruptData) as err:
         read_backup(snapshot, CIPHER)
     assert str(err.value) == f"{snapshot}: not a backup file (kind 'snapshot')"
+
+
+async def test_a_version_1_backup_larger_than_one_chunk(open_store, tmp_path):
+    path = tmp_path / "big-old.backup"
+    write_v1(path, "backup", [b"P" + v1_record(i).to_bytes() for i in range(1001)] + [encode_end(1001)])
+    dst = await open_store()
+    result = await restore(dst, path, CIPHER, allow_legacy=True)
+    assert (result.restored, result.skipped_erased) == (1001, 0)
+    assert await dst.count() == 1001
