@@ -31,6 +31,15 @@ def test_the_baseline_is_the_fastest_until_five_lone_samples_then_their_median()
     assert adaptive.baseline_s == 0.75 and adaptive._fastest == 0.125
 
 
+def test_the_baseline_is_the_median_of_the_last_50_lone_samples():
+    adaptive = limit()
+    for n in range(60):
+        adaptive.observe(1.0, 3.0, in_flight=1, now=n)
+    for n in range(50):
+        adaptive.observe(0.25, 3.0, in_flight=1, now=100 + n)
+    assert adaptive.baseline_s == 0.25   # the 60 older samples are out of the window
+
+
 @pytest.mark.parametrize("latency, audio_s, sample", [(0.5, 1.0, 0.5), (0.5, 3.0, 0.5), (0.5, 6.0, 0.25),
                                                       (3.0, 12.0, 0.75)])
 def test_latency_is_normalised_to_a_3_second_clip(latency, audio_s, sample):

@@ -149,6 +149,34 @@ async def test_a_claim_that_expires_between_the_two_calls_is_taken(clock):
     assert json.loads(await keys.memory.get(second.slot))["token"] == second.token
 
 
+class RacingMemory(LocalMemory):
+    """Test double for one interleaving only: between our get() (which finds the slot expired) and our second
+    put_if_absent, a competitor claims the slot, as another replica can through Redis."""
+
+    def __init__(self, competitor: str):
+        super().__init__()
+        self.competitor, self.raced = competitor, False
+
+    async def get(self, slot: str) -> str | None:
+        if self.raced:
+            return await super().get(slot)
+        self.raced = True
+        self._items.pop(slot, None)                       # expired just now ...
+        await self.set(slot, self.competitor, 10.0)       # ... and taken by the competitor
+        return None
+
+
+@session_loop
+async def test_a_competitor_that_claims_first_after_an_expiry_wins(clock):
+    slot = hashlib.sha256(b"s\nk").hexdigest()
+    competitor = Idempotency._pending(Claim(slot, "fp", "competitor"))
+    keys = Idempotency(RacingMemory(competitor), 60.0, 10.0)
+    await keys.memory.set(slot, Idempotency._pending(Claim(slot, "fp", "first")), 10.0)
+    with pytest.raises(KeyInProgress):
+        await keys.claim("k", "s", "fp")                  # retried from the top: the competitor's claim holds
+    assert json.loads(await keys.memory.get(slot))["token"] == "competitor"
+
+
 @session_loop
 async def test_abandon_releases_only_a_pending_claim(clock):
     keys = keeper()
@@ -172,7 +200,8 @@ def test_fingerprint_is_stable_and_covers_route_fields_and_audio():
               fingerprint("/api/v1/voiceprint/register", {"name": "Ada", "metadata": "{}"}, b"RIFX"),
               fingerprint("/api/v1/voiceprint/register", {"name": "Ada"}, b"RIFF")}
     assert len(others) == 5 and base not in others
-    assert fingerprint("/r", {}, None) == fingerprint("/r", {}, b"")
+    assert fingerprint("/r", {}, None) == fingerprint("/r", {}, b"") == \
+        "cfa8bd3e7871a526eef9c7cbb7e2fd8b9561294e0eb114e9fed0ce9e65505bd4"
 
 
 @session_loop
@@ -200,6 +229,13 @@ async def test_redis_memory(redis_url):
             Reply(201, "{}")   # another replica sees it
         assert await RedisMemory(redis).put_if_absent(f"slot-{time.monotonic_ns()}", "v", 1.0) is True
         assert await redis.keys("vomid:idem:slot-*")   # the default prefix
+        text = Redis.from_url(redis_url, decode_responses=True)   # a client that answers str, not bytes
+        try:
+            assert await RedisMemory(text, prefix=prefix).get("k-absent") is None
+            await RedisMemory(text, prefix=prefix).set("t", "text", 5.0)
+            assert await RedisMemory(text, prefix=prefix).get("t") == "text"
+        finally:
+            await text.aclose()
     finally:
         await redis.aclose()
 

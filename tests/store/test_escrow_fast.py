@@ -43,6 +43,8 @@ async def test_entry_format_is_pinned_and_round_trips():
             _parse(bad)
         assert str(err.value) == "not a key escrow entry"
     assert _parse(b"k\x00\x00" + KEY.to_bytes()) == ("", KEY)   # three bytes are enough for an (empty) id
+    with pytest.raises(CorruptData, match="data key has the wrong length"):
+        _parse(b"k\x00\x00")
 
 
 async def test_escrow_holds_exactly_the_live_keys(store, tmp_path):
@@ -94,6 +96,14 @@ async def test_an_end_marker_among_the_entries_is_refused(tmp_path):
     path = tmp_path / "twice.keys"
     write_keys(path, [encode_end(1), encode_end(1)])
     with pytest.raises(CorruptData, match="not a key escrow entry"):
+        KeyEscrow(path, CIPHER)
+
+
+async def test_a_backup_is_no_escrow(store, tmp_path):
+    from store.backup import backup
+    path = tmp_path / "b.backup"
+    await backup(store, path, CIPHER)
+    with pytest.raises(CorruptData, match="header says kind 'backup', expected 'keys'"):
         KeyEscrow(path, CIPHER)
 
 
