@@ -111,10 +111,10 @@ async def test_read_body_returns_the_body_or_408_when_too_slow():
     async def body():
         return b"payload"
 
-    assert await a.read_body(body()) == b"payload"
+    assert await make(body_timeout_s=10.0).read_body(body()) == b"payload"
     never = asyncio.get_running_loop().create_future()
     with pytest.raises(RequestTimeout) as err:
-        await a.read_body(never)
+        await asyncio.wait_for(a.read_body(never), 10)   # a read_body without its deadline fails here, not hangs
     assert (err.value.status, err.value.message, err.value.headers) == \
         (408, "the request body was not received within 0.05s", {"Connection": "close"})
     assert shed(a, "body_timeout") == 1

@@ -33,6 +33,7 @@ def test_parse_line_reads_id_scopes_and_digest():
     key = parse_line(f"  ops verify,identify,,  sha256:{SHA_ONE}  # a comment", "where")
     assert key == ApiKey("ops", frozenset({"verify", "identify"}), bytes.fromhex(SHA_ONE))
     assert parse_line("# only a comment", "where") is None and parse_line("   ", "where") is None
+    assert parse_line(f"ops admin sha256:{SHA_ONE}  # old key # rotated 2024", "where").key_id == "ops"
 
 
 @pytest.mark.parametrize("line, message", [
