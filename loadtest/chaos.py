@@ -17,7 +17,6 @@ nginx, redis-server/-sentinel, prometheus and iproute2. A smoke check: --duratio
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
