@@ -4,7 +4,8 @@
                                     [--json loadtest/results/router.json]
 
 Starts tritonserver (a random-weight export unless --repository; speed does not depend on the weights) and the
-router as a real process (`main.py`, memory store, auth and rate limits off), registers one speaker, then:
+router as a real process (`python -m router`, memory store, auth and rate limits off; loadtest.load), registers
+one speaker, then:
 1. in-process onnxruntime (FbankExtractor + OnnxEmbedder on the same model.onnx, same 3 s clips), batch 1 and
    16, before and after the REST phase: the best of the four is the ceiling;
 2. closed-loop REST 1:1 verify at several concurrencies: saturation throughput = the best of them;
@@ -19,19 +20,18 @@ import csv
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import aiohttp
 import numpy as np
 import soundfile as sf
 
 from client.scoring.audio_loader import load_waveform
-from vomid.tritonserver import TritonServer, free_port
-from loadtest.bench_model import bench_onnxruntime, make_clips, summarize
+from loadtest.load import RouterProcess, closed_loop, open_loop, register
+from loadtest.load import summarize as summarize_answers
+from vomid.tritonserver import TritonServer
+from loadtest.bench_model import bench_onnxruntime, make_clips
 from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL
 
@@ -63,100 +63,24 @@ def wav_bytes(clip: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def start_router(triton: TritonServer, workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    config = workdir / "router.json"
-    config.write_text(json.dumps({
-        "environment": "test", "api": {"host": "127.0.0.1", "port": port, "decode_workers": 2},
-        "auth": {"enabled": False}, "rate_limit": {"enabled": False}, "storage": {"type": "memory"},
-        "triton": {"instances": [triton.grpc_url], "retries": 0}, "logging": {"level": "WARNING"},
-        "audit": {"enabled": False}}))
-    process = subprocess.Popen([sys.executable, "main.py", "--config", str(config)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return process, f"http://127.0.0.1:{port}"
+def as_row(answers: list, seconds: float) -> dict:
+    """The shared load module's accounting in this benchmark's row format (every request must have succeeded)."""
+    summary = summarize_answers(answers, seconds)
+    if set(summary["statuses"]) != {"200"}:
+        raise RuntimeError(f"verify answered {summary['statuses']}")
+    return {"utt_per_s": summary["goodput_per_s"], "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"]}
 
 
-async def wait_ready(base: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"router exited with {process.returncode}")
-            try:
-                async with session.get(f"{base}/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)  # polling readiness
-    raise RuntimeError("router not ready")
-
-
-def verify_form(payload: bytes, user_id: str) -> aiohttp.FormData:
-    form = aiohttp.FormData()
-    form.add_field("user_id", user_id)
-    form.add_field("audio", payload, filename="clip.wav", content_type="audio/wav")
-    return form
-
-
-async def post_verify(session, base, payload, user_id) -> float:
-    started = time.perf_counter()
-    async with session.post(f"{base}/api/v1/voiceprint/verify", data=verify_form(payload, user_id)) as response:
-        await response.read()
-        if response.status != 200:
-            raise RuntimeError(f"verify answered {response.status}")
-    return time.perf_counter() - started
-
-
-async def closed_loop(base, payloads, user_id, concurrency: int, seconds: float) -> dict:
-    """`concurrency` clients each sending the next request as soon as the last is answered, for `seconds`."""
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        deadline = started + seconds
-
-        async def worker(offset):
-            n = offset
-            while time.perf_counter() < deadline:
-                latencies.append(await post_verify(session, base, payloads[n % len(payloads)], user_id))
-                n += concurrency
-
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        return summarize(latencies, time.perf_counter() - started)
-
-
-async def open_loop(base, payloads, user_id, rate: float, seconds: float) -> dict:
-    """Requests sent on a fixed schedule (not waiting for answers), so queueing shows up in the latency."""
-    latencies: list[float] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        async def one(n):
-            latencies.append(await post_verify(session, base, payloads[n % len(payloads)], user_id))
-
-        tasks, started, n = [], time.perf_counter(), 0
-        while (due := started + n / rate) < started + seconds:
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))  # the arrival schedule, not a readiness wait
-            tasks.append(asyncio.create_task(one(n)))
-            n += 1
-        await asyncio.gather(*tasks)
-        result = summarize(latencies, time.perf_counter() - started)
-    result["offered_per_s"] = rate
-    return result
-
-
-async def bench_rest(base, process, clips, concurrencies, seconds, half_seconds) -> dict:
-    await wait_ready(base, process)
+async def bench_rest(router: RouterProcess, clips, concurrencies, seconds, half_seconds) -> dict:
+    await router.wait_ready()
     payloads = [wav_bytes(c) for c in clips]
-    async with aiohttp.ClientSession() as session:
-        form = aiohttp.FormData()
-        form.add_field("name", "bench")
-        form.add_field("audio", payloads[0], filename="enroll.wav")
-        async with session.post(f"{base}/api/v1/voiceprint/register", data=form) as response:
-            user_id = (await response.json())["user_id"]
-    await closed_loop(base, payloads, user_id, 2, 2.0)  # warm-up
-    rows = {f"rest_verify_c{c}": await closed_loop(base, payloads, user_id, c, seconds) for c in concurrencies}
+    user_id = await register(router.url, payloads[0], name="bench")
+    await closed_loop(router.url, payloads, user_id, 2, 2.0)  # warm-up
+    rows = {f"rest_verify_c{c}": as_row(await closed_loop(router.url, payloads, user_id, c, seconds), seconds)
+            for c in concurrencies}
     saturation = max(r["utt_per_s"] for r in rows.values())
-    rows["rest_verify_half_load"] = await open_loop(base, payloads, user_id, saturation / 2, half_seconds)
+    half = as_row(await open_loop(router.url, payloads, user_id, saturation / 2, half_seconds), half_seconds)
+    rows["rest_verify_half_load"] = half | {"offered_per_s": saturation / 2}
     return rows
 
 
@@ -178,14 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         ort_clips = clips * args.ort_passes
         rows = {"onnxruntime_b1": bench_onnxruntime(ort_clips, onnx_path, 1),
                 "onnxruntime_b16": bench_onnxruntime(ort_clips, onnx_path, 16)}
-        with TritonServer(repository, name="bench-router") as triton, tempfile.TemporaryDirectory() as tmp:
-            process, base = start_router(triton, Path(tmp))
-            try:
-                rows.update(asyncio.run(bench_rest(base, process, clips, args.concurrency, args.seconds,
-                                                   args.half_load_seconds)))
-            finally:
-                process.terminate()
-                process.wait(30)
+        with TritonServer(repository, name="bench-router") as triton, tempfile.TemporaryDirectory() as tmp, \
+                RouterProcess(Path(tmp), api={"decode_workers": 2},
+                              triton={"instances": [triton.grpc_url], "retries": 0}) as router:
+            rows.update(asyncio.run(bench_rest(router, clips, args.concurrency, args.seconds,
+                                               args.half_load_seconds)))
         rows["onnxruntime_b1_after"] = bench_onnxruntime(ort_clips, onnx_path, 1)
         rows["onnxruntime_b16_after"] = bench_onnxruntime(ort_clips, onnx_path, 16)
     best_ort = max(v["utt_per_s"] for k, v in rows.items() if k.startswith("onnxruntime"))
