@@ -7,7 +7,8 @@ requests, 503s without Retry-After, client timeouts, Triton instances ejected, t
 after the 3x spike throughput is back at saturation. Writes JSON and a PNG plot of goodput vs offered load.
 Target: goodput at 3x >= 0.9 x goodput at 1x (no congestion collapse).
 
-    python -m loadtest.bench_overload [--seconds 20] [--levels 0.5 1 2 3] [--max-requests 16]
+    python -m loadtest.bench_overload [--seconds 20] [--levels 0.5 1 2 3] [--max-requests 16] [--static]
+                                      [--latency-tolerance 2 --min-requests 2]
 """
 from __future__ import annotations
 
@@ -110,11 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each offered level")
     parser.add_argument("--levels", type=float, nargs="+", default=[0.5, 1, 2, 3])
     parser.add_argument("--max-requests", type=int, default=None, help="overload.max_requests of the router")
+    parser.add_argument("--latency-tolerance", type=float, default=None, help="overload.latency_tolerance")
+    parser.add_argument("--min-requests", type=int, default=None, help="overload.min_requests")
+    parser.add_argument("--static", action="store_true", help="overload.adaptive: false (max_requests is the limit)")
     parser.add_argument("--json", type=Path, default=Path("loadtest/results/overload.json"))
     parser.add_argument("--plot", type=Path, default=Path("loadtest/results/overload.png"))
     args = parser.parse_args(argv)
     clips = speech_clips(args.clips)
-    overload = {} if args.max_requests is None else {"max_requests": args.max_requests}
+    overload = {key: value for key, value in (("max_requests", args.max_requests),
+                                              ("latency_tolerance", args.latency_tolerance),
+                                              ("min_requests", args.min_requests)) if value is not None}
+    if args.static:
+        overload["adaptive"] = False
     with benchmark_repository(args.repository) as repository, contextlib.ExitStack() as stack:
         tritons = [stack.enter_context(TritonServer(repository, name=f"bench-overload-{i}"))
                    for i in range(args.tritons)]

@@ -128,6 +128,8 @@ def speech_file() -> Path | None:
 def run(args) -> str:
     out = (args.out or ROOT / "loadtest" / "results" / time.strftime("chaos-%Y%m%dT%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob("*.jsonl"), out / "acked.txt"]:  # locust appends: an earlier run's lines would count
+        stale.unlink(missing_ok=True)
     with benchmark_repository(args.model_repository) as repository:
         directory = args.cluster_dir or Path(tempfile.mkdtemp(prefix="vomid-chaos-"))
         spec = ClusterSpec(directory=directory, model_repository=repository, routers=args.routers,

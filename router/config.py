@@ -98,8 +98,8 @@ class OverloadConfig:
     # Learn the limit from latency (router.concurrency): admitted requests wait at most about `latency_tolerance`
     # times what a request costs with no queue. Off: max_requests is the limit.
     adaptive: bool = True
-    latency_tolerance: float = 2.0
-    min_requests: int = 2
+    latency_tolerance: float = 3.0
+    min_requests: int = 8
     # Decodes waiting for one of api.decode_workers threads.
     max_decode_queue: int = 8
     retry_after_s: int = 1

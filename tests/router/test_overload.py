@@ -41,8 +41,10 @@ def payloads(speech) -> list[bytes]:
 
 @pytest.fixture
 def router(tritons, tmp_path):
+    # The adaptive limit tuned for latency (the defaults favour throughput: see README, "Overload").
     with RouterProcess(tmp_path, triton={"instances": [t.grpc_url for t in tritons], "health_interval_s": 0.5},
-                       overload={"body_timeout_s": 2.0}, api={"decode_workers": 1}) as process:
+                       overload={"body_timeout_s": 2.0, "latency_tolerance": 2.0, "min_requests": 2},
+                       api={"decode_workers": 1}) as process:
         yield process
 
 
