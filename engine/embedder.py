@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 
 @dataclass(frozen=True)
@@ -25,6 +24,8 @@ class EmbedderConfig:
 
 class OnnxEmbedder:
     def __init__(self, model_path: Path | str, config: EmbedderConfig | None = None):
+        import onnxruntime as ort  # here: the models and tools that only need EmbedderConfig skip ~30 MB
+
         self.config = config or EmbedderConfig()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.config.intra_op_threads

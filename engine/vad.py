@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 SAMPLE_RATE = 16000
 FRAME = 512
@@ -48,6 +47,8 @@ class SileroVad:
     """Runs silero_vad.onnx on (B, N) chunks, N a multiple of FRAME; one onnxruntime call per window."""
 
     def __init__(self, model_path: Path | str, intra_op_threads: int = 1):
+        import onnxruntime as ort  # here, not at the top: the router needs VadCarry, never onnxruntime (~30 MB)
+
         options = ort.SessionOptions()
         # As the package's wrapper: one window is far too small for more threads to pay.
         options.intra_op_num_threads = intra_op_threads

@@ -7,9 +7,6 @@ evenly spaced windows are clustered and every window then joins its nearest cent
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
-from scipy.cluster.hierarchy import fcluster, linkage
-from sklearn.cluster import KMeans
 
 from labelling.settings import ClusterSettings
 
@@ -52,6 +49,8 @@ def _cluster_points(points: np.ndarray, settings: ClusterSettings, num_speakers:
 
 
 def _ahc(points: np.ndarray, threshold: float, num_speakers: int | None) -> np.ndarray:
+    from scipy.cluster.hierarchy import fcluster, linkage  # imported when first needed: see _spectral
+
     tree = linkage(points, method="average", metric="cosine")
     if num_speakers is not None:
         return fcluster(tree, t=num_speakers, criterion="maxclust") - 1
@@ -59,6 +58,10 @@ def _ahc(points: np.ndarray, threshold: float, num_speakers: int | None) -> np.n
 
 
 def _spectral(points: np.ndarray, settings: ClusterSettings, num_speakers: int | None) -> np.ndarray:
+    # scipy and scikit-learn cost a router ~150 MB of RSS once imported: only a labelling job pays for them.
+    import scipy.linalg
+    from sklearn.cluster import KMeans
+
     affinity = _pruned(points @ points.T, settings)
     affinity = 0.5 * (affinity + affinity.T)
     np.fill_diagonal(affinity, 0.0)

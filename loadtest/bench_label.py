@@ -1,16 +1,18 @@
 """Speaker labelling on synthetic meetings: DER and real-time factor, served (Triton) and in-process, in one run.
 
-    python -m loadtest.bench_label [--grpc-url HOST:PORT --repository DIR] [--meetings 3] [--minutes 10]
-                                   [--speakers 4] [--seed 0]
+    python -m loadtest.bench_label [--model campplus|ge2e] [--grpc-url HOST:PORT --repository DIR] [--meetings 3]
+                                   [--minutes 10] [--speakers 4] [--seed 0]
 
 Meetings are built from ../shared/audio (loadtest/meetings.py: turns of 2-20 s, pauses of 0.3-1.5 s, known truth).
 Each one is labelled twice by the same pipeline (labelling.pipeline), once through Triton over gRPC (the `vad`
 model and the `speaker` ensemble, as `vomid label DIR` does) and once in this process with onnxruntime on the same
 ONNX files. Reported per path: DER (pyannote.metrics, 0.25 s collar) with missed speech, false alarm and confusion;
 speech/non-speech agreement (100 ms collar); real-time factor (wall time / audio time) and the hours of audio per
-hour it implies. Without --grpc-url it exports a random-weight repository and starts its own tritonserver: then
-ONLY the speech-detection parts (missed speech, false alarm, agreement) mean anything - an untrained CAM++ cannot
-tell speakers apart, so confusion is noise - and the report says so. JSON goes to loadtest/results/.
+hour it implies. Without --repository it exports one for --model and starts its own tritonserver: CAM++ with random
+weights, where ONLY the speech-detection parts (missed speech, false alarm, agreement) mean anything - an untrained
+CAM++ cannot tell speakers apart, so confusion is noise - and the report says so; GE2E with its packaged pretrained
+weights, so its DER is real. The model of a given repository is read from its manifest. JSON goes to
+loadtest/results/.
 """
 from __future__ import annotations
 
@@ -25,12 +27,13 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
-from labelling.backends import LocalEmbedder, LocalVad
+from engine.contract import CAMPPLUS, FAMILIES, family
+from labelling.local import LocalEmbedder, LocalVad
 from labelling.pipeline import LabelPipeline
 from loadtest.label_eval import diarization_error, speech_agreement
 from loadtest.meetings import Meeting, build_meeting, read_clips, speakers_with_audio
 from loadtest.repository import benchmark_repository
-from tools.export.repository import EMBEDDING_MODEL, read_manifest
+from tools.export.repository import read_manifest
 from tools.export.vad import ONNX_NAME, VAD_MODEL
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
@@ -72,9 +75,9 @@ def score(meeting: Meeting, hypothesis, seconds: float) -> dict:
             "der_no_collar": diarization_error(meeting.truth, hypothesis, collar=0.0)["der"]}
 
 
-def run(args: argparse.Namespace, repository: Path, grpc_url: str) -> dict:
-    onnx = repository / EMBEDDING_MODEL / "1" / "model.onnx"
-    local = LabelPipeline(LocalVad(repository / VAD_MODEL / "1" / ONNX_NAME), LocalEmbedder(onnx))
+def run(args: argparse.Namespace, repository: Path, grpc_url: str, model: str) -> dict:
+    onnx = repository / family(model).embedding_model / "1" / "model.onnx"
+    local = LabelPipeline(LocalVad(repository / VAD_MODEL / "1" / ONNX_NAME), LocalEmbedder(onnx, model=model))
     rows = []
     with tempfile.TemporaryDirectory(prefix="vomid-bench-label-") as tmp:
         from engine.vad import SileroVad
@@ -111,7 +114,9 @@ def print_row(row: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grpc-url", help="use this Triton (needs --repository: the in-process run uses its files)")
-    parser.add_argument("--repository", type=Path, help="model repository (default: export random weights)")
+    parser.add_argument("--model", choices=tuple(FAMILIES), default=CAMPPLUS.name,
+                        help="the model to export when no --repository is given (default: %(default)s)")
+    parser.add_argument("--repository", type=Path, help="model repository (default: export --model)")
     parser.add_argument("--audio", type=Path, default=SHARED_AUDIO, help="speech folder with speakers.csv")
     parser.add_argument("--meetings", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -123,18 +128,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--grpc-url needs --repository (the in-process run loads the same ONNX files)")
     load_before = os.getloadavg()
     with ExitStack() as stack:
-        repository = stack.enter_context(benchmark_repository(args.repository))
+        repository = stack.enter_context(benchmark_repository(args.repository, model=args.model))
         grpc_url = args.grpc_url
         if grpc_url is None:
             from vomid.tritonserver import TritonServer
 
             grpc_url = stack.enter_context(TritonServer(repository, name="bench-label")).grpc_url
-        random_weights = read_manifest(repository).random_weights
-        report = run(args, repository, grpc_url)
+        manifest = read_manifest(repository)
+        random_weights = manifest.random_weights
+        report = run(args, repository, grpc_url, manifest.model_name)
     report = {"benchmark": "label_der_rtf", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_before": load_before,
                           "loadavg_after": os.getloadavg()},
-              "random_weights": random_weights, "note": RANDOM_NOTE if random_weights else None,
+              "model": manifest.model_name, "random_weights": random_weights, "note": RANDOM_NOTE if random_weights else None,
               "meetings": args.meetings, "minutes": args.minutes, "speakers": args.speakers, **report}
     for path, s in report["summary"].items():
         print(f"{path:<10} mean DER {100 * s['der']:.1f}% (missed {100 * s['missed']:.1f}%, false alarm "

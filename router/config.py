@@ -10,13 +10,10 @@ begins with the dotted key, e.g. "api.port: must be an integer 1-65535". The `st
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
-
-import yaml
 
 import settings
 from router.balancer.config import BalancerConfig
@@ -262,40 +259,14 @@ ENV_KEYS = {**settings.derived_names(RouterConfig, {**SECTIONS, "storage": Stora
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> RouterConfig:
     """Reads a YAML (or JSON) file if given, applies `VOIMID_*` overrides from `env` (default os.environ)."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: {exc.strerror}") from None
-        try:
-            raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"config file {path}: not valid YAML/JSON: {exc}") from None
-        raw = settings.mapping(str(path), raw or {}, ConfigError)
+    raw = settings.read_file(path, ConfigError) if path is not None else {}
     apply_env(raw, os.environ if env is None else env)
     return RouterConfig.from_dict(raw)
 
 
 def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
-    for name, closest in settings.unknown_variables(env, set(ENV_KEYS)):
-        raise ConfigError(f"{name}: unknown setting" + (f" (did you mean {closest}?)" if closest else ""))
-    for var, dotted in ENV_KEYS.items():
-        if var not in env:
-            continue
-        value: Any = env[var]
-        if dotted == "triton.instances":
-            value = [url.strip() for url in value.split(",") if url.strip()]
-        section, _, key = dotted.rpartition(".")
-        target = raw
-        if section:
-            if section == "triton" and "balancer" in raw:
-                section = "balancer"
-            target = raw.setdefault(section, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"{section}: must be a mapping")
-        target[key] = value
+    settings.apply_variables(raw, env, ENV_KEYS, ConfigError, lists=frozenset({"triton.instances"}),
+                             section_aliases={"triton": "balancer"})
 
 
 def _storage(raw: dict[str, Any], redis: RedisConfig) -> StorageConfig:

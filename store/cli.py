@@ -14,12 +14,12 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
+import settings
 
 from .backup import backup, read_backup, restore
 from .config import StorageConfig
 from .crypto import Cipher, generate_key, load_cipher, parse_key
-from .errors import RotationIncomplete, StoreError
+from .errors import RotationIncomplete, StoreConfigError, StoreError
 from .escrow import KeyEscrow, write_escrow
 from .factory import create_store
 from .repair import repair_backup, repair_store, verify_file, verify_store
@@ -28,9 +28,8 @@ from .repair import repair_backup, repair_store, verify_file, verify_store
 def load_config(path: str | None, overrides: list[str]) -> StorageConfig:
     data: dict = {}
     if path:
-        text = Path(path).read_text()
-        data = (json.loads(text) if path.endswith(".json") else yaml.safe_load(text)) or {}
-        data = data.get("storage", data)
+        data = settings.read_file(path, StoreConfigError)
+        data = settings.mapping("storage", data.get("storage", data), StoreConfigError)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
@@ -143,7 +142,7 @@ async def _repair(args) -> str:
     return _report(repair_store(Path(config.path), cipher))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m store", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("gen-key", help="print (or write) a new random 256-bit key")
@@ -157,36 +156,45 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--config", help="YAML/JSON file with the storage settings")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
-        if name == "rotate-key":
-            p.add_argument("--new-key-file", required=True)
-        elif name == "reenroll-needed":
-            served = p.add_mutually_exclusive_group(required=True)
-            served.add_argument("--model-id", help="the served model's id (GET /health with an admin key)")
-            served.add_argument("--model-repository", help="read the id from this repository's manifest")
-        elif name in ("verify", "repair"):
-            p.add_argument("--file", help="a backup file instead of the store")
-            p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
-            if name == "repair":
-                p.add_argument("--out", help="where repair --file writes the salvaged backup")
-        else:
-            p.add_argument("file")
-            p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
-        if name == "backup":
-            p.add_argument("--escrow-keys", metavar="KEYS",
-                           help="also write the backed-up users' data keys here, for restoring after every live "
-                                "copy of the store is lost (keep it briefly: it outlives erasures)")
-        if name == "restore":
-            p.add_argument("--merge", action="store_true", help="upsert into a non-empty store")
-            p.add_argument("--keys-from", metavar="CONFIG",
-                           help="settings of the store whose data keys decide who is restored (migration; "
-                                "default: the target store)")
-            p.add_argument("--keys-from-set", action="append", default=[], metavar="KEY=VALUE",
-                           help="override a setting of the --keys-from store")
-            p.add_argument("--keys-from-escrow", metavar="KEYS",
-                           help="a key escrow written by `backup --escrow-keys` (disaster recovery: users erased "
-                                "after it was written come back; see store/README.md)")
-            p.add_argument("--legacy-backup", action="store_true",
-                           help="restore a version 1 backup (it cannot honour deletions made since)")
+        _add_command_arguments(name, p)
+    return parser
+
+
+def _add_command_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    if name == "rotate-key":
+        p.add_argument("--new-key-file", required=True)
+    elif name == "reenroll-needed":
+        served = p.add_mutually_exclusive_group(required=True)
+        served.add_argument("--model-id", help="the served model's id (GET /health with an admin key)")
+        served.add_argument("--model-repository", help="read the id from this repository's manifest")
+    elif name in ("verify", "repair"):
+        p.add_argument("--file", help="a backup file instead of the store")
+        p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
+        if name == "repair":
+            p.add_argument("--out", help="where repair --file writes the salvaged backup")
+    else:
+        p.add_argument("file")
+        p.add_argument("--key-file", help="key for the backup file (default: the store's key)")
+    if name == "backup":
+        p.add_argument("--escrow-keys", metavar="KEYS",
+                       help="also write the backed-up users' data keys here, for restoring after every live "
+                            "copy of the store is lost (keep it briefly: it outlives erasures)")
+    if name == "restore":
+        p.add_argument("--merge", action="store_true", help="upsert into a non-empty store")
+        p.add_argument("--keys-from", metavar="CONFIG",
+                       help="settings of the store whose data keys decide who is restored (migration; "
+                            "default: the target store)")
+        p.add_argument("--keys-from-set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting of the --keys-from store")
+        p.add_argument("--keys-from-escrow", metavar="KEYS",
+                       help="a key escrow written by `backup --escrow-keys` (disaster recovery: users erased "
+                            "after it was written come back; see store/README.md)")
+        p.add_argument("--legacy-backup", action="store_true",
+                       help="restore a version 1 backup (it cannot honour deletions made since)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "gen-key":
@@ -200,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             print(key)
         return 0
     run = {"backup": _backup, "restore": _restore, "rotate-key": _rotate, "reenroll-needed": _reenroll_needed,
-           "verify": _verify,
-           "repair": _repair}[args.command]
+           "verify": _verify, "repair": _repair}[args.command]
     try:
         print(asyncio.run(run(args)))
     except Damaged as exc:

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import logging
+import multiprocessing
 import os
 from pathlib import Path
 
+from engine.contract import family
 from router.app import serve
 from router.balancer.config import InstanceConfig
 from router.config import RouterConfig, load_config
 from router.logs import setup_logging
-from engine.contract import family
-from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model
+from tools.export.arguments import (
+    add_repository_arguments,
+    add_source_arguments,
+    chosen_model,
+)
 from tools.export.errors import ExportError
 
 log = logging.getLogger("vomid.up")
@@ -25,6 +31,8 @@ log = logging.getLogger("vomid.up")
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 MODEL_REPOSITORY = Path("model_repository")
 VAR = Path("var")
+# What exporting needs beyond the base install (the export extra).
+EXPORT_PACKAGES = ("torch", "onnx")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,17 +67,36 @@ def ensure_models(args: argparse.Namespace) -> None:
         log.info("using the %s model already in %s (delete it to export again)", served, args.output)
         return
     try:
-        from tools.export.arguments import request_from_args
-        from tools.export.pipeline import run_export  # the export extra: torch, onnx
+        for package in EXPORT_PACKAGES:
+            if importlib.util.find_spec(package) is None:
+                raise ImportError(f"No module named '{package}'")
     except ImportError as exc:
         raise ExportError(f"{args.output} holds no model and exporting one needs the export extra "
                           f"(pip install 'edge-vomid[export]'): {exc}") from None
 
+    from tools.export.arguments import request_from_args
+
     request = request_from_args(args)
     print(f"exporting {family(request.model).title} into {args.output} (first start only)...", flush=True)
-    manifest = run_export(request)
+    manifest = export_in_child(request)
     print(f"exported {manifest.embedding_dim}-dim {family(manifest.model_name).title} ({manifest.source}); "
           f"recommended threshold {manifest.recommended_threshold} ({manifest.threshold_source})", flush=True)
+
+
+def export_in_child(request):
+    """Runs the export in a fresh interpreter: torch and the PyTorch model (hundreds of MB) go away with it instead
+    of staying resident in the router for as long as the stack runs."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_run_export, (request,))
+
+
+def _run_export(request):
+    from tools.export.pipeline import run_export
+
+    try:
+        return run_export(request)
+    except ExportError as exc:  # subclasses rebuild their message when unpickled: hand the parent the text
+        raise ExportError(str(exc)) from None
 
 
 def ensure_secrets(config: RouterConfig) -> None:

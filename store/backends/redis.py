@@ -24,7 +24,7 @@ from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
 from ..datakeys import DataKey, wrap
 from ..embeddings import as_embedding
-from ..errors import (InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound)
+from ..errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
 from ..models import Match, Page, User
 from ..records import UserRecord
 from ..redis_client import RedisSettings, connect, unavailable
@@ -69,13 +69,8 @@ class RedisStore(VoiceprintStore):
         # No retries: a dead Redis should surface as StorageUnavailable now, not after backoff.
         return connect(RedisSettings.from_storage(self._config), timeout_s=timeout, fail_fast=True)
 
-    @property
-    def _cipher(self) -> Cipher:
-        return self._view.cipher
-
-    @property
-    def _mirror(self):
-        return self._view.mirror
+    _cipher = property(lambda self: self._view.cipher)
+    _mirror = property(lambda self: self._view.mirror)
 
     @property
     def quarantined(self) -> dict[str, str]:

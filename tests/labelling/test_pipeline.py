@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from audio import AudioError
-from labelling.backends import LocalEmbedder, LocalVad
+from labelling.local import LocalEmbedder, LocalVad
 from labelling.pipeline import LabelPipeline
 from labelling.rttm import parse_rttm
 from loadtest.label_eval import speech_agreement

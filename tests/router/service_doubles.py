@@ -100,4 +100,6 @@ def sample(service: VoiceprintService, name: str, labels: dict | None = None) ->
 
 
 def capture_audit(caplog) -> None:
+    """Audit records from now on (an earlier test may have left the audit logger at INFO already)."""
     caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    caplog.clear()

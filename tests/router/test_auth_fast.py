@@ -40,9 +40,9 @@ def test_parse_line_reads_id_scopes_and_digest():
     ("onlyid", "f:3: expected '<key_id> <scopes> sha256:<hex>'"),
     ("id admin extra sha256:" + "0" * 64, "f:3: expected '<key_id> <scopes> sha256:<hex>'"),
     ("id admin md5:" + "0" * 64, "f:3: expected '<key_id> <scopes> sha256:<hex>'"),
-    ("id admin,root sha256:" + "0" * 64, "f:3: unknown scope root; use admin, verify, identify"),
-    ("id zeta,root sha256:" + "0" * 64, "f:3: unknown scope root; use admin, verify, identify"),
-    ("id , sha256:" + "0" * 64, "f:3: unknown scope (none); use admin, verify, identify"),
+    ("id admin,root sha256:" + "0" * 64, "f:3: unknown scope root; use admin, verify, identify, label"),
+    ("id zeta,root sha256:" + "0" * 64, "f:3: unknown scope root; use admin, verify, identify, label"),
+    ("id , sha256:" + "0" * 64, "f:3: unknown scope (none); use admin, verify, identify, label"),
     ("id admin sha256:xyz", "f:3: the hash is not hex"),
     ("id admin sha256:abcd", "f:3: a sha256 hash has 64 hex digits"),
     ("id admin sha256:" + "0" * 66, "f:3: a sha256 hash has 64 hex digits"),
@@ -117,7 +117,7 @@ def test_an_env_key_may_hold_colons():
 @pytest.mark.parametrize("env_key, message", [
     ("verify", "auth.env_keys[1]: expected '<scope>[|scope]:<key>' (VOIMID_API_KEYS)"),
     ("verify:", "auth.env_keys[1]: expected '<scope>[|scope]:<key>' (VOIMID_API_KEYS)"),
-    ("root:vmd_x", "auth.env_keys[1]: unknown scope root; use admin, verify, identify"),
+    ("root:vmd_x", "auth.env_keys[1]: unknown scope root; use admin, verify, identify, label"),
 ])
 def test_bad_env_keys_name_their_place(env_key, message):
     with pytest.raises(ConfigError) as err:

@@ -33,12 +33,26 @@ def assert_same(got: UserRecord, want: UserRecord) -> None:
     np.testing.assert_array_equal(got.embeddings, want.embeddings)
 
 
+def pinned_blob(**extra) -> bytes:
+    fields = {"id": "u-1", "name": "Ada", "meta": {"team": "blue", "n": [1, 2]}, "c": 1.5, "u": 2.25, "lu": 3.125,
+              **extra, "n": 2, "d": 3}
+    head = json.dumps(fields).encode()
+    return struct.pack("<I", len(head)) + head + EMB.astype("<f4").tobytes()
+
+
 def test_the_record_format_is_pinned():
-    head = json.dumps({"id": "u-1", "name": "Ada", "meta": {"team": "blue", "n": [1, 2]}, "c": 1.5, "u": 2.25,
-                       "lu": 3.125, "n": 2, "d": 3}).encode()
-    blob = struct.pack("<I", len(head)) + head + EMB.astype("<f4").tobytes()
+    blob = pinned_blob(mid=None)
     assert record().to_bytes() == blob
     assert_same(UserRecord.from_bytes(blob), record())
+    tagged = record(model_id="ge2e:abc")
+    assert tagged.to_bytes() == pinned_blob(mid="ge2e:abc")
+    assert UserRecord.from_bytes(tagged.to_bytes()).model_id == "ge2e:abc"
+
+
+def test_records_written_before_model_tags_still_read():
+    old = UserRecord.from_bytes(pinned_blob())   # no "mid": every record stored before voiceprints were tagged
+    assert_same(old, record())
+    assert old.model_id is None
 
 
 def test_round_trips_keep_every_field():
