@@ -77,7 +77,13 @@ class LocalCluster:
         return self.directory / "logs" / f"{name}.log"
 
     # -- lifecycle -------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """The state as saved: another invocation (deploy.sh) may have started or stopped services since. Every
+        operation reads it first, so a pid this object still remembers never overwrites a newer one."""
+        self.state = ClusterState.load(self.directory)
+
     def deploy(self) -> None:
+        self.reload()
         secrets.ensure(self.secrets_dir)
         self._render()
         for kind in KIND_ORDER:
@@ -87,7 +93,7 @@ class LocalCluster:
             self.wait_healthy(names)
 
     def down(self) -> None:
-        self.state = ClusterState.load(self.directory)  # pids another invocation (deploy.sh) may have changed
+        self.reload()
         for kind in reversed(KIND_ORDER):
             for name in self.state.names(kind):
                 self.stop(name)
@@ -95,12 +101,14 @@ class LocalCluster:
             NetHost.for_service(str(self.directory), name).delete()
 
     def start(self, name: str, wait: bool = True) -> None:
+        self.reload()
         if not process.alive(self.state.pids.get(name)):
             self._start(name)
         if wait:
             self.wait_healthy([name])
 
     def stop(self, name: str) -> None:
+        self.reload()
         self.state.kind(name)
         process.stop(self.state.pids.pop(name, None))
         self.state.save()
@@ -111,6 +119,7 @@ class LocalCluster:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
         """Signals a service as a crash would; for Triton, the tritonserver itself (its launcher notices)."""
+        self.reload()
         pid = self.state.pids.get(name)
         if not process.alive(pid):
             raise ClusterError(f"{name} is not running")
@@ -130,6 +139,7 @@ class LocalCluster:
         """Starts or stops routers to have `routers` of them, then points nginx and Prometheus at the new set."""
         if routers < 1:
             raise ClusterError("scale: at least one router")
+        self.reload()
         before = set(self.state.names("router"))
         self.state.spec.routers = routers
         after = set(router_names(routers))
@@ -148,6 +158,7 @@ class LocalCluster:
 
     # -- inspection ------------------------------------------------------------------------------------------
     def status(self) -> list[dict]:
+        self.reload()
         rows = []
         for name, kind in service_names(self.state.spec).items():
             pid = self.state.pids.get(name)
