@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class AsyncVoMIDClient:
     """Use as `async with AsyncVoMIDClient(url) as client:`, or call `await client.close()` when done.
 
-    `api_key` defaults to $VOMID_API_KEY, like `VoMIDClient`.
+    `api_key` defaults to $VOIMID_API_KEY, like `VoMIDClient`.
     """
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,

@@ -33,9 +33,9 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
         return value if top else argparse.SUPPRESS
 
     parser.add_argument("--url", default=default(url_from_env()),
-                        help="router URL (default: $VOMID_URL or http://localhost:8080)")
+                        help="router URL (default: $VOIMID_URL or http://localhost:8080)")
     parser.add_argument("--api-key", default=default(api_key_from_env()),
-                        help="API key (default: $VOMID_API_KEY)")
+                        help="API key (default: $VOIMID_API_KEY)")
     parser.add_argument("--timeout", type=float, default=default(DEFAULT_TIMEOUT_S), help="seconds per request")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
                         help="log retries and progress details")

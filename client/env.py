@@ -1,17 +1,17 @@
-"""What the SDK and CLI read from the environment: client settings use the `VOMID_` prefix (the router's own
-settings are `VOIMID_*`, and a router refuses names it does not know)."""
+"""What the SDK and CLI read from the environment: VOIMID_API_KEY and VOIMID_URL (process-level names the router
+knows, so they can share its environment; the old VOMID_ spelling still works, with a warning)."""
 from __future__ import annotations
 
-import os
+from settings.env import variable
 
-API_KEY_VARIABLE = "VOMID_API_KEY"
-URL_VARIABLE = "VOMID_URL"
+API_KEY_VARIABLE = "VOIMID_API_KEY"
+URL_VARIABLE = "VOIMID_URL"
 DEFAULT_URL = "http://localhost:8080"
 
 
 def api_key_from_env() -> str | None:
-    return os.environ.get(API_KEY_VARIABLE) or None
+    return variable("API_KEY") or None
 
 
 def url_from_env() -> str:
-    return os.environ.get(URL_VARIABLE) or DEFAULT_URL
+    return variable("URL") or DEFAULT_URL

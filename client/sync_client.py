@@ -26,7 +26,7 @@ CONNECT_TIMEOUT_S = 5.0
 class VoMIDClient:
     """Calls the router at `base_url`. Usable as a context manager; otherwise call `close()` when done.
 
-    `api_key` defaults to $VOMID_API_KEY (as the CLI does), so the quick-start example needs no key in code.
+    `api_key` defaults to $VOIMID_API_KEY (as the CLI does), so the quick-start example needs no key in code.
     """
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import settings.env
 from cluster import store_ops
 from cluster.local import ClusterError, LocalCluster
 from cluster.spec import REPO, ClusterSpec, ClusterState
@@ -21,7 +22,7 @@ DEFAULT_DIR = REPO / "var" / "cluster"
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="scripts/deploy.sh --local", description=__doc__.splitlines()[0])
-    top.add_argument("--dir", type=Path, default=Path(os.environ.get("VOMID_CLUSTER_DIR", DEFAULT_DIR)),
+    top.add_argument("--dir", type=Path, default=Path(settings.env.variable("CLUSTER_DIR") or DEFAULT_DIR),
                      help="the cluster's state, configs, secrets, data and logs (default var/cluster)")
     sub = top.add_subparsers(dest="command", required=True)
     deploy = sub.add_parser("deploy", help="start every service that is not running, wait until healthy")

@@ -3,7 +3,7 @@
 #   encryption_key    at-rest key of the voiceprint store (back it up: without it nothing stored can be read)
 #   api_keys          API key hash lines, starting with one admin key (printed once, here)
 #   redis_password    Redis requirepass/masterauth and the Sentinels' password
-#   tls_cert/tls_key  nginx's certificate: self-signed for $VOMID_TLS_HOSTNAMES (default localhost); put your
+#   tls_cert/tls_key  nginx's certificate: self-signed for $VOIMID_TLS_HOSTNAMES (default localhost); put your
 #                     CA-issued pair in these two files instead for production
 #   grafana_admin_password  (printed once, here)
 # Files are owned by root, group 10001, mode 0440: every service reads them through `group_add: ["10001"]`.
@@ -28,7 +28,7 @@ if [ ! -s secrets/grafana_admin_password ]; then
   echo "Grafana admin password (shown only now): $(cat secrets/grafana_admin_password)" >&2
 fi
 # shellcheck disable=SC2086
-sh ./make-tls-cert.sh secrets ${VOMID_TLS_HOSTNAMES:-localhost}
+sh ./make-tls-cert.sh secrets ${VOIMID_TLS_HOSTNAMES:-localhost}
 for f in encryption_key api_keys redis_password tls_cert tls_key grafana_admin_password; do
   if [ "$(id -u)" = 0 ]; then chown 0:10001 "secrets/$f"; else chgrp 10001 "secrets/$f" 2>/dev/null || sudo chown 0:10001 "secrets/$f"; fi
   chmod 0440 "secrets/$f"

@@ -13,15 +13,13 @@ store, auth on). Reported per model:
   second half (a leak shows as steady growth once caches are warm).
 Once per run: the base install's size (the distributions `pip install edge-vomid` pulls in, without extras) and
 the largest of them; with --aarch64, whether every base requirement resolves to wheels for 64-bit ARM
-(`pip download --only-binary=:all: --platform manylinux_2_35_aarch64`, needs the package index).
+(`pip download --only-binary=:all: --platform manylinux_2_35_aarch64` and the older glibc tags, needs the
+package index).
 Targets from the edge profile: <= 300 MB idle in total with the fp32 model, <= 3 s cold start, base install <= 600 MB.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import re
 import signal
 import subprocess
@@ -41,12 +39,16 @@ from packaging.requirements import Requirement
 from client import VoMIDClient
 from engine.contract import CAMPPLUS, FAMILIES
 from loadtest.meetings import read_clips
+from loadtest.report import machine, write_report
 from loadtest.repository import benchmark_repository
 from vomid.tritonserver import free_port
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 KEY = re.compile(r"^\s+(vmd_\S+)\s*$", re.MULTILINE)
 MB = 1024 * 1024
+# pip takes a --platform literally: a glibc 2.35 box (Ubuntu 22.04, nvidia-pytriton's floor) also runs the older tags.
+ARM64_PLATFORMS = [arg for tag in ("manylinux_2_35", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
+                   for arg in ("--platform", f"{tag}_aarch64")]
 TARGETS = {"idle_total_mb": 300, "cold_start_s": 3.0, "base_install_mb": 600}
 
 
@@ -212,16 +214,28 @@ def base_install_size() -> dict:
 
 
 def aarch64_check() -> dict:
-    """Do the base requirements resolve to 64-bit ARM wheels? (Downloads them into a temporary folder.)"""
+    """Which base requirements have no 64-bit ARM wheel? Each one found is set aside and the rest resolved again
+    (wheels are downloaded into a temporary folder)."""
+    requirements, without_wheels = [str(r) for r in base_requirements()], []
     with tempfile.TemporaryDirectory(prefix="vomid-aarch64-") as tmp:
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--platform",
-             "manylinux_2_35_aarch64", "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}",
-             "-d", tmp, *[str(r) for r in base_requirements()]], capture_output=True, text=True)
-        wheels = sorted(p.name for p in Path(tmp).glob("*.whl"))
+        while True:
+            result = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *ARM64_PLATFORMS,
+                 "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}", "-d", tmp,
+                 *requirements], capture_output=True, text=True)
+            missing = re.search(r"No matching distribution found for (\S+)", result.stderr)
+            if result.returncode == 0 or not missing:
+                break
+            name = Requirement(missing.group(1)).name
+            without_wheels.append(missing.group(1))
+            kept = [r for r in requirements if Requirement(r).name != name]
+            if len(kept) == len(requirements):  # a dependency of a dependency: nothing left to set aside
+                break
+            requirements = kept
         size = sum(p.stat().st_size for p in Path(tmp).glob("*.whl"))
-    return {"resolves": result.returncode == 0, "wheels": len(wheels), "download_mb": round(size / MB, 1),
-            "error": result.stderr.strip().splitlines()[-1] if result.returncode else None}
+    return {"resolves": not without_wheels and result.returncode == 0, "without_arm64_wheels": without_wheels,
+            "others_resolve": result.returncode == 0, "download_mb": round(size / MB, 1),
+            "error": None if result.returncode == 0 else result.stderr.strip().splitlines()[-1]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     given = dict(item.split("=", 1) for item in args.repository)
     report = {"benchmark": "footprint", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg": os.getloadavg()},
+              "machine": machine(),
               "targets": TARGETS, "base_install": base_install_size(), "models": {}}
     print(f"base install: {report['base_install']}", flush=True)
     if args.aarch64:
@@ -245,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aarch64: {report['aarch64']}", flush=True)
     for model in args.models:
         report["models"][model] = measure_model(model, Path(given[model]) if model in given else None, args)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import tempfile
 import time
 from contextlib import ExitStack
@@ -32,6 +30,7 @@ from labelling.local import LocalEmbedder, LocalVad
 from labelling.pipeline import LabelPipeline
 from loadtest.label_eval import diarization_error, speech_agreement
 from loadtest.meetings import Meeting, build_meeting, read_clips, speakers_with_audio
+from loadtest.report import machine, write_report
 from loadtest.repository import benchmark_repository
 from tools.export.repository import read_manifest
 from tools.export.vad import ONNX_NAME, VAD_MODEL
@@ -138,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         random_weights = manifest.random_weights
         report = run(args, repository, grpc_url, manifest.model_name)
     report = {"benchmark": "label_der_rtf", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_before": load_before,
-                          "loadavg_after": os.getloadavg()},
+              "machine": machine(load_before),
               "model": manifest.model_name, "random_weights": random_weights, "note": RANDOM_NOTE if random_weights else None,
               "meetings": args.meetings, "minutes": args.minutes, "speakers": args.speakers, **report}
     for path, s in report["summary"].items():
@@ -148,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * s['agreement_100ms']:.2f}%, RTF {s['rtf']:.3f}: 1 h of audio in {s['minutes_for_1h']:.1f} min")
     if random_weights:
         print(f"NOTE: {RANDOM_NOTE}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -7,13 +7,15 @@ CAM++ always runs (without --repository, a random-weight export: speed does not 
 their best Triton throughputs. The clips are real speech (the export's shipped LibriSpeech utterance, cut and
 repeated): GE2E trims silence, so its cost depends on content. Every path includes the model's front end, so each
 number is waveform -> embedding. Prints utt/s, p50/p99 latency, Triton's average batch sizes (from its metrics)
-and the ratio of Triton's best throughput to in-process onnxruntime's.
+and the ratio of Triton's best throughput to in-process onnxruntime's: once from the single pass, then as the
+median of --rounds interleaved rounds (each path at its best setting, the order flipped every round) with its range,
+flagged when a round strays more than 5 % from the median (this shared machine's speed drifts over minutes).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import os
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,6 +26,7 @@ import tritonclient.grpc.aio as grpcaio
 from engine.contract import CAMPPLUS, EMBEDDING, ENSEMBLE_MODEL, GE2E, WAVEFORM, WAVEFORM_DTYPE, family
 from engine.features import FbankExtractor
 from engine.local_pipeline import LocalPipeline
+from loadtest.report import describe_ratio, machine, ratio_summary, write_report
 from loadtest.repository import benchmark_repository
 from tools.export.real_speech import load_speech
 from vomid.tritonserver import TritonServer
@@ -128,9 +131,29 @@ def bench_model(model_name: str, repository: Path, clips_by_kind: dict, args) ->
                 rows[f"triton_grpc_c{concurrency}"] = bench_triton(server, model_name, clips, concurrency)
             best_ort = max(rows["onnxruntime_b1"]["utt_per_s"], rows["onnxruntime_b16"]["utt_per_s"])
             rows["ratio_triton_best_vs_onnxruntime_best"] = best_triton(rows) / best_ort
-            report[kind] = rows
             print_table(f"{family(model_name).title}, {kind} clips", rows)
+            if args.rounds:
+                rows["interleaved"] = interleaved_ratio(server, model_name, onnx_path, clips, rows, args.rounds)
+                print(describe_ratio("Triton / onnxruntime, each at its best setting", rows["interleaved"]))
+            report[kind] = rows
     return report
+
+
+def interleaved_ratio(server: TritonServer, model_name: str, onnx_path: Path, clips, rows: dict,
+                      rounds: int) -> dict:
+    """Triton at its best concurrency and onnxruntime at its best batch, alternately on the same clips (the order
+    flips every round, so a drift of the machine's speed does not favour either path)."""
+    batch = max((1, 16), key=lambda b: rows[f"onnxruntime_b{b}"]["utt_per_s"])
+    concurrency = max((int(k.removeprefix("triton_grpc_c")) for k in rows if k.startswith("triton_grpc_c")),
+                      key=lambda c: rows[f"triton_grpc_c{c}"]["utt_per_s"])
+    paths = {"onnxruntime": lambda: bench_onnxruntime(clips, onnx_path, batch, model_name)["utt_per_s"],
+             "triton": lambda: bench_triton(server, model_name, clips, concurrency)["utt_per_s"]}
+    ratios = []
+    for index in range(rounds):
+        order = ("onnxruntime", "triton") if index % 2 == 0 else ("triton", "onnxruntime")
+        measured = {name: paths[name]() for name in order}
+        ratios.append(measured["triton"] / measured["onnxruntime"])
+    return ratio_summary(ratios) | {"onnxruntime_batch": batch, "triton_concurrency": concurrency}
 
 
 def best_triton(rows: dict) -> float:
@@ -146,10 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds for the Triton / onnxruntime ratio (0: single pass only)")
     parser.add_argument("--json", type=Path, default=Path("loadtest/results/model.json"))
     args = parser.parse_args(argv)
 
     clips_by_kind = {kind: make_clips(kind, args.clips) for kind in ("3s", "mixed")}
+    load_before = os.getloadavg()
     report: dict = {"clips": args.clips}
     models = {CAMPPLUS.name: args.repository}
     if args.model == GE2E.name:
@@ -163,9 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             kind: best_triton(report[GE2E.name][kind]) / best_triton(report[CAMPPLUS.name][kind])
             for kind in clips_by_kind}
         print(f"\nGE2E / CAM++ best Triton throughput: {report['ratio_ge2e_vs_campplus_triton_best']}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten {args.json}")
+    report["machine"] = machine(load_before)
+    write_report(args.json, report)
     return 0
 
 

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import csv
 import io
-import json
 import os
 import sys
 import tempfile
@@ -27,16 +26,18 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+import settings.env
 from client.scoring.audio_loader import load_waveform
+from loadtest.bench_model import bench_onnxruntime, make_clips
 from loadtest.load import RouterProcess, closed_loop, open_loop, register
 from loadtest.load import summarize as summarize_answers
-from vomid.tritonserver import TritonServer
-from loadtest.bench_model import bench_onnxruntime, make_clips
+from loadtest.report import write_report
 from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL
+from vomid.tritonserver import TritonServer
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_AUDIO = Path(os.environ.get("VOMID_SHARED", ROOT.parent / "shared")) / "audio"
+SHARED_AUDIO = Path(settings.env.variable("SHARED") or ROOT.parent / "shared") / "audio"
 RATE = 16000
 TARGET_RATIO = 0.85
 
@@ -122,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(target >= {TARGET_RATIO})")
     half = rows["rest_verify_half_load"]
     print(f"at half load ({half['offered_per_s']:.1f} req/s): p50 {half['p50_ms']:.1f} ms, p99 {half['p99_ms']:.1f} ms")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
-    print(f"written {args.json}")
+    write_report(args.json, report)
     return 0
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import json
 import os
-import platform
 import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -30,9 +28,10 @@ from client.scoring.embed_files import EmbeddingRun, embed_files
 from client.scoring.triton_embedder import TritonEmbedder
 from engine.embedder import OnnxEmbedder
 from engine.features import FbankExtractor
-from vomid.tritonserver import TritonServer
+from loadtest.report import machine, write_report
 from loadtest.repository import benchmark_repository
 from tools.export.repository import EMBEDDING_MODEL, RepositoryOptions
+from vomid.tritonserver import TritonServer
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 TARGET_RATIO = 0.95
@@ -128,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "score_embedding_throughput",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "machine": machine(load_before),
         "files": len(files), "audio_seconds": round(audio_s, 1), "grpc_url_given": bool(args.grpc_url),
         "repository_options": serving_options(args) if not args.repository else "given",
         "rows": {name: {k: v for k, v in row.items() if not k.startswith("_")} for name, row in rows.items()},
@@ -142,9 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<18}{row['utt_per_s']:8.2f} utt/s  (median of {row['runs_utt_per_s']})")
     print(f"ratio {score_best} / {raw_best} = {ratio:.3f} (target >= {TARGET_RATIO}); "
           f"embeddings agree to cosine >= {agreement:.6f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written {args.json}")
+    write_report(args.json, report)
     return 0
 
 

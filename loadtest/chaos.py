@@ -83,11 +83,11 @@ class Faults(threading.Thread):
 def locust(cluster: LocalCluster, out: Path, keys: list[str], users: int, seconds: float, name: str,
            rate: float = 0.0, audio: Path | None = None) -> Path:
     logfile = out / f"{name}.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VOMID_API_KEYS": ",".join(keys),
-           "VOMID_CA_FILE": str(cluster.cafile), "VOMID_LOCUST_LOG": str(logfile),
-           "VOMID_LOCUST_ACKED": str(out / "acked.txt"), "VOMID_LOCUST_RATE": str(rate)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VOIMID_LOCUST_KEYS": ",".join(keys),
+           "VOIMID_CA_FILE": str(cluster.cafile), "VOIMID_LOCUST_LOG": str(logfile),
+           "VOIMID_LOCUST_ACKED": str(out / "acked.txt"), "VOIMID_LOCUST_RATE": str(rate)}
     if audio:
-        env["VOMID_LOCUST_AUDIO"] = str(audio)
+        env["VOIMID_LOCUST_AUDIO"] = str(audio)
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"), "--headless",
                "--host", cluster.url, "-u", str(users), "-r", str(users), "-t", f"{max(1, round(seconds))}s",
                "--only-summary", "--csv", str(out / name)]

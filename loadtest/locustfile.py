@@ -6,24 +6,23 @@ Mix per simulated user: register 5 %, verify 1:1 55 %, verify 1:N 25 %, identify
 start, so 1:1 has someone to claim).
 
 Environment:
-- VOMID_API_KEYS: comma-separated API keys (admin scope); simulated user i uses key i mod n. The rate limiter
+- VOIMID_LOCUST_KEYS: comma-separated API keys (admin scope); simulated user i uses key i mod n. The rate limiter
   budgets each key (rate_limit.rate_per_s), so a load run needs about users / (rate_per_s / per-user rate) keys,
   or one key per user to measure capacity rather than the limiter. Make them with
   `python -m router.keys new --scope admin --id load-N --file <the routers' key file>` (then restart the routers),
-  or let `python -m loadtest.chaos` do it. VOMID_API_KEY (one key) still works.
-- VOMID_LOCUST_RATE: requests per second per user (constant throughput); default: as fast as answered (0-0.2 s).
-- VOMID_CA_FILE: the CA certificate that signed the front door's TLS certificate (the local cluster's
+  or let `python -m loadtest.chaos` do it. VOIMID_API_KEY (one key) still works.
+- VOIMID_LOCUST_RATE: requests per second per user (constant throughput); default: as fast as answered (0-0.2 s).
+- VOIMID_CA_FILE: the CA certificate that signed the front door's TLS certificate (the local cluster's
   secrets/tls_cert); default: the system's CAs.
-- VOMID_LOCUST_AUDIO: a speech file to send; default 3 s of generated noise (fine for load, meaningless for accuracy).
-- VOMID_LOCUST_LOG: write one JSON line per request (time, name, status, ms) for time-series reports.
-- VOMID_LOCUST_ACKED: append the user_id of every acknowledged (201) registration, one per line.
+- VOIMID_LOCUST_AUDIO: a speech file to send; default 3 s of generated noise (fine for load, meaningless for accuracy).
+- VOIMID_LOCUST_LOG: write one JSON line per request (time, name, status, ms) for time-series reports.
+- VOIMID_LOCUST_ACKED: append the user_id of every acknowledged (201) registration, one per line.
 """
 from __future__ import annotations
 
 import io
 import itertools
 import json
-import os
 import threading
 import time
 
@@ -31,16 +30,19 @@ import numpy as np
 import soundfile as sf
 from locust import HttpUser, between, constant_throughput, events, task
 
+from settings.env import variable
+
 SAMPLE_RATE = 16000
-_keys = [k for k in os.environ.get("VOMID_API_KEYS", os.environ.get("VOMID_API_KEY", "")).split(",") if k] or [""]
+_keys = [k for k in (variable("LOCUST_KEYS", legacy_name="API_KEYS") or variable("API_KEY") or "").split(",")
+         if k] or [""]
 _next_key = itertools.count()
 _lock = threading.Lock()
-_log = open(os.environ["VOMID_LOCUST_LOG"], "a", buffering=1) if os.environ.get("VOMID_LOCUST_LOG") else None
-_acked = open(os.environ["VOMID_LOCUST_ACKED"], "a", buffering=1) if os.environ.get("VOMID_LOCUST_ACKED") else None
+_log = open(variable("LOCUST_LOG"), "a", buffering=1) if variable("LOCUST_LOG") else None
+_acked = open(variable("LOCUST_ACKED"), "a", buffering=1) if variable("LOCUST_ACKED") else None
 
 
 def _clip() -> bytes:
-    path = os.environ.get("VOMID_LOCUST_AUDIO")
+    path = variable("LOCUST_AUDIO")
     if path:
         with open(path, "rb") as handle:
             return handle.read()
@@ -64,7 +66,7 @@ def _record(request_type, name, response_time, response_length, response=None, e
 
 
 def _wait_time():
-    rate = float(os.environ.get("VOMID_LOCUST_RATE", "0") or 0)
+    rate = float(variable("LOCUST_RATE") or 0)
     return constant_throughput(rate) if rate > 0 else between(0.0, 0.2)
 
 
@@ -73,9 +75,9 @@ class VoiceprintUser(HttpUser):
 
     def on_start(self):
         self.client.headers["X-API-Key"] = _keys[next(_next_key) % len(_keys)]
-        if os.environ.get("VOMID_CA_FILE"):
+        if variable("CA_FILE"):
             self.client.trust_env = False  # else $REQUESTS_CA_BUNDLE silently replaces this verify setting
-            self.client.verify = os.environ["VOMID_CA_FILE"]
+            self.client.verify = variable("CA_FILE")
         self.user_id = None
         self.register()
 

@@ -21,6 +21,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 COMPOSE_DIR="$ROOT/compose"
 
+# The old VOMID_ spelling of the variables below still works (deprecated): it is copied to VOIMID_ unless set.
+while IFS= read -r legacy; do
+  current="VOIMID_${legacy#VOMID_}"
+  if [ -z "${!current+x}" ]; then
+    export "$current=${!legacy}"
+    echo "warning: $legacy is deprecated: set $current" >&2
+  fi
+done < <(compgen -e | grep '^VOMID_' || true)
+
 local_mode=0
 dir_args=()
 args=()
@@ -37,7 +46,7 @@ set -- "${args[@]+"${args[@]}"}"
 [ "$#" -gt 0 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 if [ "$local_mode" = 1 ]; then
-  python=${VOMID_PYTHON:-}
+  python=${VOIMID_PYTHON:-}
   if [ -z "$python" ]; then
     if [ -x "$ROOT/.venv/bin/python" ]; then python="$ROOT/.venv/bin/python"; else python=python3; fi
   fi

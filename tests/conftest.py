@@ -115,4 +115,4 @@ def redis_url():
 
 def pytest_configure(config):
     logging.getLogger("tritonserver").setLevel(logging.WARNING)
-    os.environ.setdefault("VOMID_OFFLINE", "1")  # nothing downloads at test time
+    os.environ.setdefault("VOIMID_OFFLINE", "1")  # nothing downloads at test time

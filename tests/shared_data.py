@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-SHARED = Path(os.environ.get("VOMID_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = Path(os.environ.get("VOIMID_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 AUDIO = SHARED / "audio"
 SPEAKERS_CSV = AUDIO / "speakers.csv"
 
@@ -37,8 +37,8 @@ def utterances() -> list[Utterance]:
 
 
 def real_weights() -> Path | None:
-    """Pretrained CAM++ weights, if an operator put any in ../shared/models or VOMID_MODEL_PATH."""
-    configured = os.environ.get("VOMID_MODEL_PATH")
+    """Pretrained CAM++ weights, if an operator put any in ../shared/models or VOIMID_MODEL_PATH."""
+    configured = os.environ.get("VOIMID_MODEL_PATH")
     if configured and Path(configured).exists():
         return Path(configured)
     models = SHARED / "models"

@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import settings.env
 from vomid import triton_cleanup
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ class TritonDistribution:
 
 
 def find_distribution() -> TritonDistribution:
-    """VOMID_TRITONSERVER (a binary), then `tritonserver` on PATH, then the nvidia-pytriton wheel."""
-    explicit = os.environ.get("VOMID_TRITONSERVER")
+    """VOIMID_TRITONSERVER (a binary), then `tritonserver` on PATH, then the nvidia-pytriton wheel."""
+    explicit = settings.env.variable("TRITONSERVER")
     on_path = explicit or shutil.which("tritonserver")
     if on_path:
         binary = Path(on_path).resolve()
@@ -252,8 +253,9 @@ class TritonServer:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in [*lib_dirs, env.get("LD_LIBRARY_PATH", "")] if p)
         import site
 
-        paths = [str(PROJECT_ROOT), *site.getsitepackages(), env.get("VOMID_PYTHONPATH", "")]
-        env["VOMID_PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        paths = [str(PROJECT_ROOT), *site.getsitepackages(), settings.env.variable("PYTHONPATH", env) or ""]
+        # Repositories exported before the VOIMID_ spelling read VOMID_PYTHONPATH in their model.py shims.
+        env["VOIMID_PYTHONPATH"] = env["VOMID_PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         env.setdefault("OMP_NUM_THREADS", "1")  # onnxruntime sizes its own pools; avoid oversubscription
         return env
 

@@ -19,11 +19,7 @@ from router.app import serve
 from router.balancer.config import InstanceConfig
 from router.config import RouterConfig, load_config
 from router.logs import setup_logging
-from tools.export.arguments import (
-    add_repository_arguments,
-    add_source_arguments,
-    chosen_model,
-)
+from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model
 from tools.export.errors import ExportError
 
 log = logging.getLogger("vomid.up")

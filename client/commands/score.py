@@ -20,7 +20,7 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("score-results"),
                         help="folder for report.json, det.png and scores.txt (default: %(default)s)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="embedding cache "
-                        "(default: %(default)s; $VOMID_CACHE_DIR moves it)")
+                        "(default: %(default)s; $VOIMID_CACHE_DIR moves it)")
     parser.add_argument("--no-cache", action="store_true", help="embed every file again, store nothing")
     parser.add_argument("--model-repository", type=Path,
                         help="read the model sha256 from this repository if Triton's config lacks it")

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from settings.env import variable
+
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = Path(os.environ.get("VOMID_CACHE_DIR", Path.home() / ".cache" / "vomid")) / "embeddings"
+DEFAULT_CACHE_DIR = Path(variable("CACHE_DIR") or Path.home() / ".cache" / "vomid") / "embeddings"
 
 
 class EmbeddingCache:

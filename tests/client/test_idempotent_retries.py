@@ -97,10 +97,10 @@ def test_the_same_key_on_another_request_is_refused(router, api_keys, clips):
 
 
 def test_the_sdk_reads_the_api_key_from_the_environment(router_url, api_keys, monkeypatch):
-    monkeypatch.setenv("VOMID_API_KEY", api_keys["admin"])
+    monkeypatch.setenv("VOIMID_API_KEY", api_keys["admin"])
     with VoMIDClient(router_url) as client:  # the README's example, with the key in the environment
         assert client.list_voiceprints().total >= 0
-    monkeypatch.delenv("VOMID_API_KEY")
+    monkeypatch.delenv("VOIMID_API_KEY")
     from client.errors import AuthenticationError
     with VoMIDClient(router_url) as client, pytest.raises(AuthenticationError):
         client.list_voiceprints()

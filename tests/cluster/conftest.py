@@ -106,4 +106,4 @@ def deploy_sh(cluster: LocalCluster, *args: str, timeout: float = 300) -> subpro
     """scripts/deploy.sh --local --dir DIR ARGS, as an operator runs it."""
     return subprocess.run([str(REPO / "scripts" / "deploy.sh"), "--local", "--dir", str(cluster.directory), *args],
                           capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "VOMID_PYTHON": sys.executable})
+                          env={**os.environ, "VOIMID_PYTHON": sys.executable})

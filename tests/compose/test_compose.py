@@ -157,7 +157,7 @@ def test_nginx_resolves_the_scaled_router_service_at_run_time():
     assert "proxy_pass http://$vomid_router;" in text and not re.search(r"^\s*upstream ", text, re.M)
     assert "listen 8443 ssl http2;" in text and "/run/secrets/tls_cert" in text
     nginx = services()["nginx"]
-    assert {"tls_cert", "tls_key"} <= set(nginx["secrets"]) and nginx["ports"] == ["${VOMID_HTTPS_PORT:-8443}:8443"]
+    assert {"tls_cert", "tls_key"} <= set(nginx["secrets"]) and nginx["ports"] == ["${VOIMID_HTTPS_PORT:-8443}:8443"]
 
 
 def test_router_env_names_are_documented():
@@ -189,7 +189,7 @@ def test_services_are_hardened():
         if service.get("secrets"):
             assert "10001" in service.get("group_add", []), f"{name}: reads its secrets through group 10001"
     for name in ("prometheus", "grafana", "alertmanager"):
-        assert all(p.startswith("${VOMID_") and "_BIND:-127.0.0.1}:" in p for p in services()[name]["ports"]), name
+        assert all(p.startswith("${VOIMID_") and "_BIND:-127.0.0.1}:" in p for p in services()[name]["ports"]), name
     assert services()["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == \
         "/run/secrets/grafana_admin_password"
 
@@ -241,12 +241,13 @@ def test_export_service():
     assert "python -m tools.export --output" in entrypoint
     assert "pip install -c constraints.txt '.[export]'" in (COMPOSE / "Dockerfile.export").read_text()
     export = services()["export"]
-    default = re.fullmatch(r"\$\{VOMID_EXPORT_TARGET:-(\w[\w-]*)\}", export["environment"]["VOMID_EXPORT_TARGET"])
+    default = re.fullmatch(r"\$\{VOIMID_EXPORT_TARGET:-(\w[\w-]*)\}", export["environment"]["VOIMID_EXPORT_TARGET"])
     assert default and default.group(1) in facts.export_targets()
     assert any(v.startswith("models:/models") for v in export["volumes"])
     readers = entrypoint + "".join(p.read_text() for p in facts.python_sources("tools"))
     for var in export["environment"]:
-        assert re.search(rf"[\"'{{$]{var}\b", readers), f"export: nothing reads {var}"
+        by_name = rf"[\"'{{$]{var}\b|variable\(\"{var.removeprefix('VOIMID_')}\""  # literally, or settings.env
+        assert re.search(by_name, readers), f"export: nothing reads {var}"
     for name in triton_services():
         assert services()[name]["depends_on"]["export"]["condition"] == "service_completed_successfully"
 
@@ -321,7 +322,7 @@ def test_pending_metrics_are_not_yet_declared():
 
 def test_readme_covers_operations():
     text = (COMPOSE / "README.md").read_text()
-    for needle in ("docker compose", "kubectl", "--target onnx-gpu", "--target tensorrt", "VOMID_MODEL_PATH",
-                   "VOMID_PYTHONPATH", "grafana/dashboards/vomid.json"):
+    for needle in ("docker compose", "kubectl", "--target onnx-gpu", "--target tensorrt", "VOIMID_MODEL_PATH",
+                   "VOIMID_PYTHONPATH", "grafana/dashboards/vomid.json"):
         assert needle in text, f"compose/README.md does not mention {needle}"
 

@@ -229,7 +229,7 @@ def test_export_job_writes_the_models_claim():
     job = of_kind("Job")["vomid-export"]
     container = containers(job)[0]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["VOMID_EXPORT_TARGET"] in facts.export_targets()
+    assert env["VOIMID_EXPORT_TARGET"] in facts.export_targets()
     assert {"name": "models", "mountPath": "/models"} in container["volumeMounts"]
     triton = of_kind("StatefulSet")["triton"]
     assert "--model-repository=/models" in containers(triton)[0]["args"]

@@ -36,7 +36,7 @@ def equal_error_rate_of(embeddings: np.ndarray, speakers: list[str]) -> float:
 def test_eer_of_real_weights_on_shared_speech(tmp_path):
     weights = real_weights()
     if weights is None:
-        pytest.skip("no pretrained CAM++ weights here (../shared/models or VOMID_MODEL_PATH): "
+        pytest.skip("no pretrained CAM++ weights here (../shared/models or VOIMID_MODEL_PATH): "
                     "accuracy cannot be measured with the random-weight test model")
     manifest = run_export(_source_request(weights, tmp_path / "repo"))
     embedder = OnnxEmbedder(tmp_path / "repo" / EMBEDDING_MODEL / "1" / "model.onnx")

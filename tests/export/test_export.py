@@ -142,11 +142,11 @@ def test_parity_check_fails_for_a_different_model(small_model, tmp_path):
 
 
 def test_no_weights_offline_lists_every_way_to_supply_them(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("VOMID_MODEL_PATH", raising=False)
+    monkeypatch.delenv("VOIMID_MODEL_PATH", raising=False)
     code = cli.main(["--output", str(tmp_path / "repo"), "--offline", "--cache-dir", str(tmp_path / "empty")])
     err = capsys.readouterr().err
     assert code == 2
-    for way in ("--model-id", "--model-dir", "--checkpoint", "--onnx", "VOMID_MODEL_PATH", "--random-weights"):
+    for way in ("--model-id", "--model-dir", "--checkpoint", "--onnx", "VOIMID_MODEL_PATH", "--random-weights"):
         assert way in err
     assert "Traceback" not in err
     with pytest.raises(WeightsUnavailable):
@@ -154,7 +154,7 @@ def test_no_weights_offline_lists_every_way_to_supply_them(tmp_path, monkeypatch
 
 
 def test_model_path_from_environment(checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setenv("VOMID_MODEL_PATH", str(checkpoint))
+    monkeypatch.setenv("VOIMID_MODEL_PATH", str(checkpoint))
     assert cli.main(["--output", str(tmp_path / "repo"), "--offline", "--no-calibrate"]) == 0
     assert read_manifest(tmp_path / "repo").source == f"checkpoint:{checkpoint}"
 

@@ -98,7 +98,7 @@ def test_unsupported_combinations_exit_2(tmp_path, capsys, flags, message):
 
 
 def test_threshold_falls_back_to_the_documented_constant(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOMID_SHARED", str(tmp_path / "nothing"))
+    monkeypatch.setenv("VOIMID_SHARED", str(tmp_path / "nothing"))
     threshold, how = calibration.recommended_threshold(lambda wave: np.ones(2), GE2E_THRESHOLD, "documented")
     assert (threshold, how) == (GE2E_THRESHOLD, "documented")
 

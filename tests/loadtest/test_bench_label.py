@@ -37,7 +37,7 @@ def test_bench_runs_both_paths_and_says_what_random_weights_mean(triton, model_r
 def test_der_with_real_weights_is_at_most_10_percent(tmp_path):
     weights = real_weights()
     if weights is None:
-        pytest.skip("no pretrained CAM++ weights (../shared/models or VOMID_MODEL_PATH): DER of an untrained "
+        pytest.skip("no pretrained CAM++ weights (../shared/models or VOIMID_MODEL_PATH): DER of an untrained "
                     "network says nothing about speaker labelling")
     utterances()
     from tools.export.pipeline import ExportRequest, run_export

@@ -20,8 +20,8 @@ async def test_locust_profile_runs_without_failures(router_settings, admin_key, 
     # The profile, not admission control, is under test: 4 users without pauses must never be shed here.
     app = create_app(RouterConfig.from_dict(router_settings(overload={"adaptive": False, "max_requests": 16})))
     async with TestServer(app, host="127.0.0.1") as server:
-        env = {**os.environ, "VOMID_API_KEYS": f"{admin_key},{admin_key}",
-               "VOMID_LOCUST_LOG": str(tmp_path / "requests.jsonl"), "VOMID_LOCUST_ACKED": str(tmp_path / "acked")}
+        env = {**os.environ, "VOIMID_LOCUST_KEYS": f"{admin_key},{admin_key}",
+               "VOIMID_LOCUST_LOG": str(tmp_path / "requests.jsonl"), "VOIMID_LOCUST_ACKED": str(tmp_path / "acked")}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest/locustfile.py"), "--headless",
             "--host", str(server.make_url("")).rstrip("/"), "-u", "4", "-r", "4", "-t", "6s",

@@ -2,7 +2,7 @@
 
 A schema says what a request looks like, not that its `audio` part is speech: random bytes are refused as
 `unsupported_format` (422), rightly. So right before each request is sent (when the state machine has filled in
-ids from earlier answers), a generated binary `audio` is swapped for real speech (a clip from VOMID_FUZZ_AUDIO_DIR,
+ids from earlier answers), a generated binary `audio` is swapped for real speech (a clip from VOIMID_FUZZ_AUDIO_DIR,
 in one of several formats). Then a valid request must get 2xx, and an invalid one must be refused for the field
 that is invalid, never for noise posing as audio. An `audio` generated as something else than bytes (the one way a
 schema can make it invalid) is left as it is.
@@ -31,7 +31,7 @@ from schemathesis.transport.serialization import Binary
 
 from router.limits import INTEGER, NUMBER
 
-CLIPS = [path.read_bytes() for path in sorted(Path(os.environ["VOMID_FUZZ_AUDIO_DIR"]).iterdir())]
+CLIPS = [path.read_bytes() for path in sorted(Path(os.environ["VOIMID_FUZZ_AUDIO_DIR"]).iterdir())]
 IDEMPOTENCY = "Idempotency-Key"
 BODY = ParameterLocation.BODY
 

@@ -28,3 +28,34 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> tuple[
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     return status, body
+
+
+def write_router_config(directory, port: int, grpc_url: str):
+    """A minimal router config on `port` over one Triton, memory store, with an admin key file in `directory`."""
+    from pathlib import Path
+
+    from router.keys import append_key
+
+    directory = Path(directory)
+    append_key(directory / "api_keys", ["admin"], "admin")
+    config = directory / "router.yaml"
+    config.write_text(json.dumps({
+        "api": {"host": "127.0.0.1", "port": port}, "auth": {"keys_file": str(directory / "api_keys")},
+        "storage": {"type": "memory"}, "triton": {"instances": [grpc_url]}}))
+    return config
+
+
+def serve_until_healthy(command: list[str], port: int, cwd, timeout: float) -> str:
+    """Starts `command`, asserts its /health reaches 200 "ok", stops it with Ctrl-C; asserts a clean exit and
+    returns its output."""
+    import signal
+
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status, body = wait_healthy(port, process, timeout=timeout)
+        assert status == 200 and body["status"] == "ok", body
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-3000:]
+    return output

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from router.config import ENV_ALIASES, ENV_KEYS, RouterConfig, load_config
+from settings.env import PROCESS_VARIABLES, variable
 from router.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,9 +62,23 @@ def test_an_unknown_variable_names_the_closest_key(name, closest):
 
 
 def test_process_variables_and_other_prefixes_are_not_the_routers_business():
-    config = load_config(None, env={"VOIMID_ENCRYPTION_KEY": "x", "VOMID_API_KEY": "k", "VOMID_OFFLINE": "1",
-                                    "VOIMID_AUTH_ENABLED": "false"})
-    assert config.api.port == 8080
+    """Every process-level VOIMID_ name (export, launcher, SDK, tools) may share the router's environment."""
+    env = {name: "1" for name in PROCESS_VARIABLES} | {"VOMID_API_KEY": "k", "VOMID_ANYTHING": "1",
+                                                      "VOIMID_AUTH_ENABLED": "false"}
+    assert load_config(None, env=env).api.port == 8080
+    assert not set(PROCESS_VARIABLES) & set(ENV_KEYS), "a process variable must not also be a config key"
+
+
+def test_a_process_variable_reads_its_old_spelling_with_a_warning(monkeypatch):
+    monkeypatch.setattr("settings.env._warned", set())   # warned once per process: start from none
+    assert variable("MODEL", {"VOIMID_MODEL": "ge2e", "VOMID_MODEL": "campplus"}) == "ge2e"   # the new name wins
+    with pytest.warns(FutureWarning, match="VOMID_OFFLINE is deprecated: set VOIMID_OFFLINE"):
+        assert variable("OFFLINE", {"VOMID_OFFLINE": "1"}) == "1"
+    with pytest.warns(FutureWarning, match="VOMID_API_KEYS is deprecated: set VOIMID_LOCUST_KEYS"):
+        assert variable("LOCUST_KEYS", {"VOMID_API_KEYS": "a,b"}, legacy_name="API_KEYS") == "a,b"
+    assert variable("SHARED", {}) is None
+    with pytest.raises(KeyError, match="VOIMID_NOPE is not a declared process variable"):
+        variable("NOPE", {})
 
 
 def test_not_a_number_is_refused_in_every_section(tmp_path):

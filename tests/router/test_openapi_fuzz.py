@@ -7,7 +7,7 @@ requests accepted and invalid ones refused. tests/router/fuzz_hooks.py puts real
 valid requests really get 2xx.
 
 CI runs a short, seeded run (about 300 cases, 15-20 s). `scripts/fuzz_api.sh` runs a long one through this same
-test with VOMID_FUZZ_EXAMPLES (cases per operation and phase), VOMID_FUZZ_CHECKS and VOMID_FUZZ_SEED ("random").
+test with VOIMID_FUZZ_EXAMPLES (cases per operation and phase), VOIMID_FUZZ_CHECKS and VOIMID_FUZZ_SEED ("random").
 """
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ from tests.audio.files import encode
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = int(os.environ.get("VOMID_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("VOIMID_FUZZ_EXAMPLES", "3"))
 # Every check: beyond no 5xx, documented statuses, bodies, media types and headers, valid data must be accepted and
 # invalid data refused, undocumented methods get 405 with Allow, a deleted user is gone, auth is never ignored.
-CHECKS = os.environ.get("VOMID_FUZZ_CHECKS", "all")
-SEED = os.environ.get("VOMID_FUZZ_SEED", "20261127")  # "random": a new seed, printed in the summary
+CHECKS = os.environ.get("VOIMID_FUZZ_CHECKS", "all")
+SEED = os.environ.get("VOIMID_FUZZ_SEED", "20261127")  # "random": a new seed, printed in the summary
 # Formats a client may send: (format, sample rate, channels).
 CLIP_FORMATS = (("wav16", 16000, 1), ("flac", 44100, 2), ("mp3", 22050, 1), ("ogg", 48000, 2), ("m4a", 16000, 1))
 
@@ -57,7 +57,7 @@ async def run_schemathesis(url: str, key: str, clips: Path, workdir: Path) -> tu
             "--exclude-path-regex", "^/api/v1/recordings"]
     if SEED != "random":
         args += ["--seed", SEED]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.router.fuzz_hooks", "VOMID_FUZZ_AUDIO_DIR": str(clips),
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.router.fuzz_hooks", "VOIMID_FUZZ_AUDIO_DIR": str(clips),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     process = await asyncio.create_subprocess_exec(*args, cwd=workdir, env=env, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.STDOUT)

@@ -6,7 +6,6 @@ export extra only when it has to export a model.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
@@ -15,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from router.keys import append_key
-from tests.router.process import get, wait_healthy
+from tests.router.process import serve_until_healthy, wait_healthy, write_router_config
 from vomid.tritonserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,19 +43,9 @@ def test_the_blocker_really_blocks(tmp_path):
 
 def test_router_starts_with_the_base_install_only(triton, tmp_path):
     port = free_port()
-    append_key(tmp_path / "api_keys", ["admin"], "admin")
-    config = tmp_path / "router.yaml"
-    config.write_text(json.dumps({
-        "api": {"host": "127.0.0.1", "port": port}, "auth": {"keys_file": str(tmp_path / "api_keys")},
-        "storage": {"type": "memory"}, "triton": {"instances": [triton.grpc_url]}}))
-    process = run_blocked(NOT_IN_ROUTER_IMAGE, "router", "--config", str(config), cwd=tmp_path)
-    try:
-        status, body = wait_healthy(port, process, timeout=60)
-        assert status == 200 and body["status"] == "ok", body
-        assert get(f"http://127.0.0.1:{port}/health/live")[0] == 200
-    finally:
-        output = stop(process)
-    assert process.returncode == 0, output[-3000:]
+    config = write_router_config(tmp_path, port, triton.grpc_url)
+    output = serve_until_healthy([sys.executable, str(BLOCKER), NOT_IN_ROUTER_IMAGE, "--", "router", "--config",
+                                  str(config)], port, tmp_path, timeout=60)
     assert "blocked" not in output
 
 

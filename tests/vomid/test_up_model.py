@@ -11,8 +11,8 @@ from vomid.__main__ import main
 @pytest.fixture
 def empty_site(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VOMID_MODEL_PATH", raising=False)
-    monkeypatch.delenv("VOMID_MODEL", raising=False)
+    monkeypatch.delenv("VOIMID_MODEL_PATH", raising=False)
+    monkeypatch.delenv("VOIMID_MODEL", raising=False)
     return tmp_path
 
 
@@ -31,7 +31,7 @@ def test_a_repository_of_another_model_is_not_served_under_a_new_name(empty_site
 
 
 def test_unknown_model_from_the_environment_is_a_clear_error(empty_site, monkeypatch, capsys):
-    monkeypatch.setenv("VOMID_MODEL", "wav2vec")
+    monkeypatch.setenv("VOIMID_MODEL", "wav2vec")
     assert main(["up", "--offline"]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'wav2vec'" in err and "Traceback" not in err

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import site
 import subprocess
 import sys
@@ -17,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from router.keys import append_key
-from tests.router.process import wait_healthy
+from tests.router.process import serve_until_healthy, write_router_config
 from vomid.tritonserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +29,12 @@ PACKAGES = ("audio", "settings", "engine", "router", "store", "client", "tools",
 def wheel_env(tmp_path_factory) -> Path:
     """A venv with the project's wheel installed (no dependencies) and the test environment's libraries on its path."""
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # a copy: setuptools builds in the source tree (build/, *.egg-info)
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "model_repository", "var",
+                                                                 "results", "build", "*.egg-info", "__pycache__",
+                                                                 "mutants", ".cache"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(root / "dist"), str(ROOT)], capture_output=True, text=True, timeout=600)
+                            "-w", str(root / "dist"), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (root / "dist").glob("edge_vomid-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True, timeout=120)
@@ -76,33 +78,14 @@ def test_every_package_and_data_file_comes_from_the_wheel(wheel_env, tmp_path):
 
 def test_the_router_starts_from_the_wheel_without_the_export_extra(wheel_env, triton, tmp_path):
     port = free_port()
-    append_key(tmp_path / "api_keys", ["admin"], "admin")
-    config = tmp_path / "router.yaml"
-    config.write_text(json.dumps({
-        "api": {"host": "127.0.0.1", "port": port}, "auth": {"keys_file": str(tmp_path / "api_keys")},
-        "storage": {"type": "memory"}, "triton": {"instances": [triton.grpc_url]}}))
-    process = subprocess.Popen([str(wheel_env / "bin" / "python"), str(BLOCKER), f"{EXPORT_EXTRA},tests", "--",
-                                "router", "--config", str(config)], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        status, body = wait_healthy(port, process, timeout=60)
-        assert status == 200 and body["status"] == "ok", body
-    finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output[-3000:]
+    config = write_router_config(tmp_path, port, triton.grpc_url)
+    serve_until_healthy([str(wheel_env / "bin" / "python"), str(BLOCKER), f"{EXPORT_EXTRA},tests", "--", "router",
+                         "--config", str(config)], port, tmp_path, timeout=60)
 
 
 def test_the_vomid_console_script_brings_up_the_stack(wheel_env, model_repository, tmp_path):
     shutil.copytree(model_repository, tmp_path / "model_repository")
     port = free_port()
-    process = subprocess.Popen([str(wheel_env / "bin" / "vomid"), "up", "--port", str(port)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        status, body = wait_healthy(port, process, timeout=240)
-        assert status == 200 and body["status"] == "ok", body
-    finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output[-3000:]
+    output = serve_until_healthy([str(wheel_env / "bin" / "vomid"), "up", "--port", str(port)], port, tmp_path,
+                                 timeout=240)
     assert "Edge-VoMID is up" in output

@@ -6,9 +6,9 @@ has to export.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+import settings.env
 from engine.contract import DEFAULT_FAMILY, FAMILIES
 from tools.export.errors import ExportError
 from tools.export.repository import TARGETS, RepositoryOptions
@@ -16,10 +16,10 @@ from tools.export.sources import DEFAULT_MODEL_ID
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=tuple(FAMILIES), default=os.environ.get("VOMID_MODEL") or None,
-                        help=f"model family (env VOMID_MODEL; default {DEFAULT_FAMILY}): campplus needs CAM++ weights "
+    parser.add_argument("--model", choices=tuple(FAMILIES), default=settings.env.variable("MODEL") or None,
+                        help=f"model family (env VOIMID_MODEL; default {DEFAULT_FAMILY}): campplus needs CAM++ weights "
                              "(ModelScope or a file); ge2e is Resemblyzer's GE2E encoder, shipped on PyPI, no hub")
-    source = parser.add_argument_group("CAM++ weights (pick one; default: VOMID_MODEL_PATH, else the ModelScope model)")
+    source = parser.add_argument_group("CAM++ weights (pick one; default: VOIMID_MODEL_PATH, else the ModelScope model)")
     group = source.add_mutually_exclusive_group()
     group.add_argument("--model-id", help=f"ModelScope model id (default {DEFAULT_MODEL_ID})")
     group.add_argument("--model-dir", type=Path, help="a ModelScope snapshot directory on disk")
@@ -34,8 +34,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--seed", type=int, default=0, help="seed of --random-weights")
     source.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "vomid" / "modelscope")
     source.add_argument("--revision", help="ModelScope revision")
-    source.add_argument("--offline", action="store_true", default=os.environ.get("VOMID_OFFLINE") == "1",
-                        help="never touch the network: use only the ModelScope cache (env VOMID_OFFLINE=1)")
+    source.add_argument("--offline", action="store_true", default=settings.env.variable("OFFLINE") == "1",
+                        help="never touch the network: use only the ModelScope cache (env VOIMID_OFFLINE=1)")
 
 
 def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +59,9 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def chosen_model(args: argparse.Namespace) -> str | None:
-    """--model (or VOMID_MODEL, which argparse does not check); None when neither is given."""
+    """--model (or VOIMID_MODEL, which argparse does not check); None when neither is given."""
     if args.model is not None and args.model not in FAMILIES:
-        raise ExportError(f"unknown model {args.model!r} (--model / VOMID_MODEL): choose one of {', '.join(FAMILIES)}")
+        raise ExportError(f"unknown model {args.model!r} (--model / VOIMID_MODEL): choose one of {', '.join(FAMILIES)}")
     return args.model
 
 

@@ -1,6 +1,6 @@
 """The recommended cosine threshold of an exported model: its EER threshold on the shared speech, when present.
 
-The shared speech (`../shared/audio`, listed in speakers.csv; or VOMID_SHARED) is what the project's accuracy tests
+The shared speech (`../shared/audio`, listed in speakers.csv; or VOIMID_SHARED) is what the project's accuracy tests
 use. Every pair of its utterances is a trial; the threshold is where misses and false accepts meet, computed with
 the project's own scoring code (client.scoring.metrics). Where the speech is absent, the caller records a
 documented constant instead and says so in the manifest.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+import settings.env
 from client.scoring.metrics import det_curve, equal_error_rate
 from engine.contract import SAMPLE_RATE
 
@@ -39,8 +39,9 @@ class Calibration:
 
 
 def shared_audio() -> Path | None:
-    """The speakers.csv of the shared speech, if this checkout or VOMID_SHARED has one."""
-    base = Path(os.environ["VOMID_SHARED"]) if os.environ.get("VOMID_SHARED") else PROJECT_ROOT.parent / "shared"
+    """The speakers.csv of the shared speech, if this checkout or VOIMID_SHARED has one."""
+    shared = settings.env.variable("SHARED")
+    base = Path(shared) if shared else PROJECT_ROOT.parent / "shared"
     listing = base / "audio" / "speakers.csv"
     return listing if listing.is_file() else None
 

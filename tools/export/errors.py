@@ -14,7 +14,7 @@ class WeightsUnavailable(ExportError):
         "  --model-dir DIR        a ModelScope snapshot already on disk (configuration.json + *.bin)\n"
         "  --checkpoint FILE      a CAM++ PyTorch state dict (.bin/.pt), e.g. campplus_cn_3dspeaker.bin\n"
         "  --onnx FILE            an existing CAM++ ONNX file with input fbank (B, T, 80)\n"
-        "  VOMID_MODEL_PATH=PATH  any of the files/directories above, from the environment\n"
+        "  VOIMID_MODEL_PATH=PATH any of the files/directories above, from the environment\n"
         "Or serve the other model family, whose weights ship on PyPI (no hub needed):\n"
         "  --model ge2e           Resemblyzer's GE2E speaker encoder (pip install 'edge-vomid[export]')\n"
         "For tests and demos only: --random-weights builds an untrained network (never use it for real users)."

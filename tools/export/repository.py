@@ -26,7 +26,8 @@ import os
 import sys
 
 # Triton's python stub starts an isolated interpreter: the launcher passes the project's import paths here.
-sys.path[:0] = [p for p in os.environ.get("VOMID_PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+_paths = os.environ.get("VOIMID_PYTHONPATH", os.environ.get("VOMID_PYTHONPATH", ""))
+sys.path[:0] = [p for p in _paths.split(os.pathsep) if p and p not in sys.path]
 
 from {module} import TritonPythonModel  # noqa: E402,F401
 '''

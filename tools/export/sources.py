@@ -4,10 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import settings.env
 from tools.export.errors import CheckpointError, WeightsUnavailable
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def from_modelscope(model_id: str, cache_dir: Path, revision: str | None = None,
 
 
 def from_environment() -> WeightsFile | None:
-    value = os.environ.get("VOMID_MODEL_PATH")
+    value = settings.env.variable("MODEL_PATH")
     return from_path(Path(value)) if value else None
 
 
