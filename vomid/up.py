@@ -19,7 +19,7 @@ from router.app import serve
 from router.balancer.config import InstanceConfig
 from router.config import RouterConfig, load_config
 from router.logs import setup_logging
-from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model
+from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model, request_from_args
 from tools.export.errors import ExportError
 
 log = logging.getLogger("vomid.up")
@@ -62,21 +62,22 @@ def ensure_models(args: argparse.Namespace) -> None:
                               f"to export {wanted}, or drop --model to keep serving {served}")
         log.info("using the %s model already in %s (delete it to export again)", served, args.output)
         return
-    try:
-        for package in EXPORT_PACKAGES:
-            if importlib.util.find_spec(package) is None:
-                raise ImportError(f"No module named '{package}'")
-    except ImportError as exc:
+    missing = [package for package in EXPORT_PACKAGES if not _importable(package)]
+    if missing:
         raise ExportError(f"{args.output} holds no model and exporting one needs the export extra "
-                          f"(pip install 'edge-vomid[export]'): {exc}") from None
-
-    from tools.export.arguments import request_from_args
-
+                          f"(pip install 'edge-vomid[export]'): {', '.join(missing)} not installed")
     request = request_from_args(args)
     print(f"exporting {family(request.model).title} into {args.output} (first start only)...", flush=True)
     manifest = export_in_child(request)
     print(f"exported {manifest.embedding_dim}-dim {family(manifest.model_name).title} ({manifest.source}); "
           f"recommended threshold {manifest.recommended_threshold} ({manifest.threshold_source})", flush=True)
+
+
+def _importable(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:  # a broken install, or an image that blocks it
+        return False
 
 
 def export_in_child(request):
