@@ -14,22 +14,20 @@ import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
-import numpy as np
 
 from .. import clock
-from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
-from ..datakeys import DataKey, wrap
-from ..embeddings import as_embedding
-from ..errors import InvalidRequest, StorageUnavailable, StoreConfigError, UserExists, UserNotFound
-from ..models import Match, Page, User
+from ..datakeys import wrap
+from ..errors import StorageUnavailable, StoreConfigError, UserNotFound
+from ..models import Page
 from ..records import UserRecord
 from ..retention import Sweeper
-from ..validation import check_page, check_room, new_record
+from ..validation import check_page
 from .postgres_feed import TRANSIENT, PgFollower, PgSource, Tables, new_tag, position
 from .postgres_retention import PgRetention
-from .replica import ReplicaView, match_record
+from .replica import ReplicaView
+from .replicated import ReplicatedStore
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ def unavailable():
         raise StorageUnavailable(f"postgres unreachable: {exc}") from None
 
 
-class PostgresStore(VoiceprintStore):
+class PostgresStore(ReplicatedStore):
     backend = "postgres"
 
     def __init__(self, config: StorageConfig, cipher: Cipher | None = None):
@@ -68,13 +66,11 @@ class PostgresStore(VoiceprintStore):
             return dict(args, dsn=c.db_dsn)
         return dict(args, host=c.db_host, port=c.db_port, database=c.db_name, user=c.db_user, password=c.db_password)
 
+    _unavailable = staticmethod(unavailable)
+
     @property
     def _cipher(self) -> Cipher:
         return self._view.cipher if self._view else self._cipher0
-
-    @property
-    def _mirror(self):
-        return self._view.mirror
 
     # --- start-up / shutdown --------------------------------------------------------------
     async def open(self) -> None:
@@ -174,34 +170,6 @@ class PostgresStore(VoiceprintStore):
             log.warning("local index did not catch up with change %d in time", seq)
         return record
 
-    async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
-                          user_id: str | None = None, model_id: str | None = None) -> User:
-        fresh = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments,
-                           model_id)
-        with unavailable():
-            await self._learn_dim(fresh.dim)
-
-        def build(current):
-            if current is not None:
-                raise UserExists(fresh.user_id)
-            return fresh
-
-        return (await self._write(fresh.user_id, build)).to_user()
-
-    async def add_enrollment(self, user_id: str, embedding: np.ndarray, model_id: str | None = None) -> User:
-        emb = as_embedding(embedding, self._mirror.dim)
-
-        def build(current):
-            if current is None:
-                raise UserNotFound(user_id)
-            check_room(current.embeddings.shape[0], self._config.max_enrollments)
-            return current.with_enrollment(emb, clock.now(), model_id)
-
-        return (await self._write(user_id, build)).to_user()
-
-    async def delete_user(self, user_id: str) -> None:
-        await self._write(user_id, None, op="del")
-
     async def import_records(self, records: list[UserRecord]) -> None:
         records = [r if r.data_key is not None else r.with_key() for r in records]
         if not records:
@@ -216,16 +184,6 @@ class PostgresStore(VoiceprintStore):
         await self._follower.wait_for(position(seq, tag), max(10.0, self._config.db_timeout_s))
 
     # --- reads ----------------------------------------------------------------------------
-    async def _get(self, user_id: str) -> UserRecord:
-        with unavailable():
-            (record, _), = await self._view.fetch([user_id], strict=True)
-        if record is None:
-            raise UserNotFound(user_id)
-        return record
-
-    async def get_user(self, user_id: str) -> User:
-        return (await self._get(user_id)).to_user()
-
     async def list_users(self, offset: int = 0, limit: int = 50) -> Page:
         check_page(offset, limit)
         with unavailable():
@@ -240,17 +198,6 @@ class PostgresStore(VoiceprintStore):
     async def count(self) -> int:
         with unavailable():
             return await self._pool.fetchval(f"SELECT count(*) FROM {self._t.users}")
-
-    async def match(self, user_id: str, embedding: np.ndarray) -> Match:
-        return await match_record(self._get, self._mirror, self._config, user_id, embedding, self._touch)
-
-    async def score(self, user_id: str, embedding: np.ndarray) -> float:
-        return (await self.match(user_id, embedding)).score
-
-    async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
-        if not 1 <= k <= 1000:
-            raise InvalidRequest("k must be between 1 and 1000")
-        return await self._mirror.search(embedding, k)
 
     async def health(self) -> dict:
         try:
@@ -270,10 +217,6 @@ class PostgresStore(VoiceprintStore):
             rows = await self._view.load_all()
         for r, _ in rows:
             yield r
-
-    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
-        with unavailable():
-            return await self._view.data_keys(user_ids)
 
     async def _touch(self, user_id: str) -> None:
         with unavailable():

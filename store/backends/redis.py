@@ -14,35 +14,32 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 
-import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .. import clock
-from ..base import VoiceprintStore
 from ..config import StorageConfig
 from ..crypto import Cipher, load_cipher
-from ..datakeys import DataKey, wrap
-from ..embeddings import as_embedding
-from ..errors import InvalidEmbedding, InvalidRequest, StorageUnavailable, UserExists, UserNotFound
-from ..models import Match, Page, User
+from ..datakeys import wrap
+from ..errors import StorageUnavailable, UserNotFound
+from ..models import Page
 from ..records import UserRecord
 from ..redis_client import RedisSettings, connect, unavailable
 from ..retention import Sweeper
-from ..validation import check_page, check_room, new_record
+from ..validation import check_page
 from .redis_durability import Durability
 from .redis_layout import WRITE, Keys
 from .redis_meta import beat, check_meta, heartbeat_forever
 from .redis_retention import RedisRetention
 from .redis_replica import RedisSource
-from .replica import ReplicaView, match_record
+from .replica import ReplicaView
+from .replicated import ReplicatedStore
 from .redis_stream import StreamFollower
 
 log = logging.getLogger(__name__)
 _CHUNK = 1000
 
 
-class RedisStore(VoiceprintStore):
+class RedisStore(ReplicatedStore):
     backend = "redis"
     announce = True   # heartbeat in <p>:nodes (operator commands turn it off: they are not routers)
 
@@ -69,8 +66,11 @@ class RedisStore(VoiceprintStore):
         # No retries: a dead Redis should surface as StorageUnavailable now, not after backoff.
         return connect(RedisSettings.from_storage(self._config), timeout_s=timeout, fail_fast=True)
 
-    _cipher = property(lambda self: self._view.cipher)
-    _mirror = property(lambda self: self._view.mirror)
+    _unavailable = staticmethod(unavailable)
+
+    @property
+    def _cipher(self) -> Cipher:
+        return self._view.cipher
 
     @property
     def quarantined(self) -> dict[str, str]:
@@ -160,36 +160,6 @@ class RedisStore(VoiceprintStore):
             log.warning("local index did not catch up with %s in time", event_id)
         return record
 
-    async def create_user(self, name: str, embeddings: list[np.ndarray], metadata: dict | None = None,
-                          user_id: str | None = None, model_id: str | None = None) -> User:
-        fresh = new_record(name, embeddings, metadata, user_id, self._mirror.dim, self._config.max_enrollments,
-                           model_id)
-        with unavailable():
-            await self._learn_dim(fresh.dim)
-
-        def build(current):
-            if current is not None:
-                raise UserExists(fresh.user_id)
-            return fresh
-
-        return (await self._write(fresh.user_id, build)).to_user()
-
-    async def add_enrollment(self, user_id: str, embedding: np.ndarray, model_id: str | None = None) -> User:
-        emb = as_embedding(embedding, self._mirror.dim)
-
-        def build(current):
-            if current is None:
-                raise UserNotFound(user_id)
-            check_room(current.embeddings.shape[0], self._config.max_enrollments)
-            if current.dim != emb.shape[0]:
-                raise InvalidEmbedding(f"embedding has {emb.shape[0]} dims, the store holds {current.dim}")
-            return current.with_enrollment(emb, clock.now(), model_id)
-
-        return (await self._write(user_id, build)).to_user()
-
-    async def delete_user(self, user_id: str) -> None:
-        await self._write(user_id, None, op="del")
-
     async def import_records(self, records: list[UserRecord]) -> None:
         records = [r if r.data_key is not None else r.with_key() for r in records]
         for r in records:
@@ -210,16 +180,6 @@ class RedisStore(VoiceprintStore):
             await self._follower.wait_for(last, max(10.0, self._config.redis_timeout_s))
 
     # --- reads ----------------------------------------------------------------------------
-    async def _get(self, user_id: str) -> UserRecord:
-        with unavailable():
-            (record, _), = await self._view.fetch([user_id], strict=True)
-        if record is None:
-            raise UserNotFound(user_id)
-        return record
-
-    async def get_user(self, user_id: str) -> User:
-        return (await self._get(user_id)).to_user()
-
     async def list_users(self, offset: int = 0, limit: int = 50) -> Page:
         check_page(offset, limit)
         with unavailable():
@@ -234,20 +194,9 @@ class RedisStore(VoiceprintStore):
         with unavailable():
             return await self._r.zcard(self._k.users)
 
-    async def match(self, user_id: str, embedding: np.ndarray) -> Match:
-        return await match_record(self._get, self._mirror, self._config, user_id, embedding, self._touch)
-
-    async def score(self, user_id: str, embedding: np.ndarray) -> float:
-        return (await self.match(user_id, embedding)).score
-
     async def _touch(self, user_id: str) -> None:
         with unavailable():
             await self._retention.touch(user_id)
-
-    async def search(self, embedding: np.ndarray, k: int = 5) -> list[Match]:
-        if not 1 <= k <= 1000:
-            raise InvalidRequest("k must be between 1 and 1000")
-        return await self._mirror.search(embedding, k)
 
     async def health(self) -> dict:
         try:
@@ -276,10 +225,6 @@ class RedisStore(VoiceprintStore):
                             "but not all at one instant")
         for r, _ in sorted(rows, key=lambda rv: (rv[0].created_at, rv[0].user_id)):
             yield r
-
-    async def data_keys(self, user_ids: list[str]) -> dict[str, DataKey]:
-        with unavailable():
-            return await self._view.data_keys(user_ids)
 
     async def last_uses(self) -> dict[str, float]:
         with unavailable():
