@@ -17,7 +17,7 @@ from ..config import StorageConfig
 from ..datakeys import DataKey
 from ..embeddings import as_embedding
 from ..errors import InvalidRequest, UserExists, UserNotFound
-from ..mirror import LocalMirror
+from ..local_view import LocalView
 from ..models import Match, Page, User
 from ..records import UserRecord
 from ..retention import Retention, Sweeper
@@ -29,7 +29,7 @@ class MemoryStore(VoiceprintStore):
 
     def __init__(self, config: StorageConfig):
         self._config = config
-        self._mirror = LocalMirror(config, keep_records=True)
+        self._mirror = LocalView(config, keep_records=True)
         # Writes are serialised: a write is persisted, then applied, before the next starts,
         # so the order on disk is the order in memory.
         self._write_lock = asyncio.Lock()

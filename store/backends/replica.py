@@ -21,7 +21,7 @@ from ..datakeys import DataKey, unwrap
 from ..embeddings import as_embedding, index_rows, normalise
 from ..errors import CorruptData, InvalidEmbedding, StorageUnavailable, StoreConfigError
 from ..metrics import StoreMetrics
-from ..mirror import LocalMirror
+from ..local_view import LocalView
 from ..models import Match
 from ..records import UserRecord
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Source(Protocol):
 class ReplicaView:
     def __init__(self, config: StorageConfig, cipher: Cipher, source: Source, metrics: StoreMetrics):
         self.config, self.cipher, self.source, self.metrics = config, cipher, source, metrics
-        self.mirror = LocalMirror(config, keep_records=False)
+        self.mirror = LocalView(config, keep_records=False)
         self.versions: dict[str, tuple[bytes, int]] = {}   # user -> (data key id, version) applied here
         self.quarantined: dict[str, str] = {}
 
@@ -114,7 +114,7 @@ class ReplicaView:
         """Snapshot + tail: note the stream position first, then read every record into a new view."""
         start = await self.source.position()
         rows = await self.load_all()
-        mirror = LocalMirror(self.config, keep_records=False)
+        mirror = LocalView(self.config, keep_records=False)
         if self.mirror.dim is not None:
             mirror.fix_dim(self.mirror.dim)
         await mirror.load([r for r, _ in rows])
@@ -143,7 +143,7 @@ class ReplicaView:
                 self.quarantined.pop(uid, None)
 
 
-async def match_record(get, mirror: LocalMirror, config: StorageConfig, user_id: str, embedding,
+async def match_record(get, mirror: LocalView, config: StorageConfig, user_id: str, embedding,
                        touch) -> Match:
     """1:1 against the durable record (`get`), or against the local index while the durable copy is out of reach.
 

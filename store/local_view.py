@@ -20,7 +20,10 @@ from .records import UserRecord
 _INLINE_BELOW = 2_000
 
 
-class LocalMirror:
+class LocalView:
+    """The users as this process holds them: the primary copy for the memory and file backends, a replica of the
+    server's records (names and index only) for Redis and PostgreSQL."""
+
     def __init__(self, config: StorageConfig, keep_records: bool):
         self._config = config
         self.keep_records = keep_records
