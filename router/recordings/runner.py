@@ -4,8 +4,9 @@ Every local job (queued or running) is re-saved at least each `heartbeat_s`, and
 its progress changing; a job whose state goes unsaved for `stale_after_s` has lost its router (see service.py).
 On start, the jobs this node left active are resumed: a job found `running` was cut off by a crash and is started
 again until it has had `max_attempts` starts, then failed; one whose audio is gone is failed. A graceful shutdown
-puts running jobs back in the queue without spending an attempt. The audio goes when the job ends, unless
-`keep_audio`. A job cancelled through another router (shared Redis state) is noticed at the next save.
+puts running jobs back in the queue without spending an attempt. The audio goes when the job ends, before its
+final state is saved, unless `keep_audio`. A job cancelled through another router (shared Redis state) is noticed
+at the next save.
 """
 from __future__ import annotations
 
@@ -149,12 +150,14 @@ class JobRunner:
         job.stage = status
         if status == "succeeded":
             job.progress = 1.0
+        if not self.config.keep_audio:
+            # Before the final save: a client that reads a finished job knows its audio is gone, and a crash in
+            # between leaves a job without audio (failed on restart), never audio without a job.
+            self.spool.remove(job.job_id)
         await self._write(job)
         self.local.pop(job.job_id, None)
         self._saved.pop(job.job_id, None)
         self._locks.pop(job.job_id, None)
-        if not self.config.keep_audio:
-            self.spool.remove(job.job_id)
 
     async def _save(self, job: Job) -> None:
         job.updated_at = time.time()
