@@ -188,9 +188,14 @@ def measure_model(model: str, given: Path | None, args) -> dict:
             "enroll_per_s": round(len(ids) / enroll_s, 1), "rss_after_enrollments_mb": enrolled, "verify": traffic}
 
 
-def base_requirements() -> list[Requirement]:
-    requirements = [Requirement(r) for r in metadata.requires("edge-vomid") or []]
+def installed_requirements(distribution: str) -> list[Requirement]:
+    """What a plain `pip install <distribution>` pulls in (requirements behind an extra left out)."""
+    requirements = [Requirement(r) for r in metadata.requires(distribution) or []]
     return [r for r in requirements if not r.marker or r.marker.evaluate({"extra": ""})]
+
+
+def base_requirements() -> list[Requirement]:
+    return installed_requirements("edge-vomid")
 
 
 def base_install_size() -> dict:
@@ -206,8 +211,7 @@ def base_install_size() -> dict:
         except metadata.PackageNotFoundError:
             continue
         seen[name] = sum((f.size or 0) for f in dist.files or [])
-        pending += [Requirement(r).name for r in dist.requires or []
-                    if not Requirement(r).marker or Requirement(r).marker.evaluate({"extra": ""})]
+        pending += [r.name for r in installed_requirements(name)]
     largest = sorted(seen.items(), key=lambda kv: -kv[1])[:8]
     return {"total_mb": round(sum(seen.values()) / MB, 1), "distributions": len(seen),
             "torch_included": "torch" in seen, "largest_mb": {k: round(v / MB, 1) for k, v in largest}}

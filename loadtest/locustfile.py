@@ -37,8 +37,9 @@ _keys = [k for k in (variable("LOCUST_KEYS", legacy_name="API_KEYS") or variable
          if k] or [""]
 _next_key = itertools.count()
 _lock = threading.Lock()
-_log = open(variable("LOCUST_LOG"), "a", buffering=1) if variable("LOCUST_LOG") else None
-_acked = open(variable("LOCUST_ACKED"), "a", buffering=1) if variable("LOCUST_ACKED") else None
+_log_path, _acked_path = variable("LOCUST_LOG"), variable("LOCUST_ACKED")
+_log = open(_log_path, "a", buffering=1) if _log_path else None
+_acked = open(_acked_path, "a", buffering=1) if _acked_path else None
 
 
 def _clip() -> bytes:
@@ -75,9 +76,10 @@ class VoiceprintUser(HttpUser):
 
     def on_start(self):
         self.client.headers["X-API-Key"] = _keys[next(_next_key) % len(_keys)]
-        if variable("CA_FILE"):
+        ca_file = variable("CA_FILE")
+        if ca_file:
             self.client.trust_env = False  # else $REQUESTS_CA_BUNDLE silently replaces this verify setting
-            self.client.verify = variable("CA_FILE")
+            self.client.verify = ca_file
         self.user_id = None
         self.register()
 

@@ -7,8 +7,6 @@ search and 1:1 scoring use the view's local index. A backend supplies `_view`, `
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from .. import clock
@@ -23,8 +21,6 @@ from .replica import match_record
 
 
 class ReplicatedStore(VoiceprintStore):
-    _unavailable = staticmethod(contextlib.nullcontext)
-
     @property
     def _mirror(self):
         return self._view.mirror

@@ -1,11 +1,16 @@
-"""Helpers for tests that run the router as a real process: JSON GETs and a readiness poll."""
+"""Helpers for tests that run the router as a real process: JSON GETs, a readiness poll, a minimal config, and a
+start-check-stop run."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+from router.keys import append_key
 
 
 def get(url: str) -> tuple[int, dict]:
@@ -30,12 +35,8 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> tuple[
     return status, body
 
 
-def write_router_config(directory, port: int, grpc_url: str):
+def write_router_config(directory: Path | str, port: int, grpc_url: str) -> Path:
     """A minimal router config on `port` over one Triton, memory store, with an admin key file in `directory`."""
-    from pathlib import Path
-
-    from router.keys import append_key
-
     directory = Path(directory)
     append_key(directory / "api_keys", ["admin"], "admin")
     config = directory / "router.yaml"
@@ -45,11 +46,9 @@ def write_router_config(directory, port: int, grpc_url: str):
     return config
 
 
-def serve_until_healthy(command: list[str], port: int, cwd, timeout: float) -> str:
+def serve_until_healthy(command: list[str], port: int, cwd: Path | str, timeout: float) -> str:
     """Starts `command`, asserts its /health reaches 200 "ok", stops it with Ctrl-C; asserts a clean exit and
     returns its output."""
-    import signal
-
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         status, body = wait_healthy(port, process, timeout=timeout)
