@@ -167,11 +167,22 @@ class TritonServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    def inference_counts(self) -> dict[str, tuple[float, float]]:
+    def inference_counts(self, settle_s: float = 0.2, timeout_s: float = 5.0) -> dict[str, tuple[float, float]]:
         """Per model: (nv_inference_count, nv_inference_exec_count) from the metrics endpoint.
 
-        Their ratio is the average batch size the dynamic batcher achieved.
+        Their ratio is the average batch size the dynamic batcher achieved. Triton counts a request shortly after
+        answering it, so the endpoint is read until two reads `settle_s` apart agree (or `timeout_s` passes).
         """
+        deadline = time.monotonic() + timeout_s
+        counts = self._read_counts()
+        while True:
+            time.sleep(settle_s)
+            again = self._read_counts()
+            if again == counts or time.monotonic() > deadline:
+                return again
+            counts = again
+
+    def _read_counts(self) -> dict[str, tuple[float, float]]:
         from prometheus_client.parser import text_string_to_metric_families
 
         with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
