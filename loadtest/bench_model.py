@@ -1,15 +1,17 @@
 """Model-path benchmark: PyTorch eager vs in-process onnxruntime vs Triton gRPC, on the same clips, in one run.
 
-    python -m loadtest.bench_model [--model ge2e] [--repository DIR] [--clips 64] [--json loadtest/results/model.json]
+    python -m loadtest.bench_model [--model ge2e] [--int8] [--repository DIR] [--clips 64] [--json FILE]
 
-CAM++ always runs (without --repository, a random-weight export: speed does not depend on the weights);
-`--model ge2e` adds the GE2E (Resemblyzer) model beside it, exported from its packaged weights, and the ratio of
-their best Triton throughputs. The clips are real speech (the export's shipped LibriSpeech utterance, cut and
-repeated): GE2E trims silence, so its cost depends on content. Every path includes the model's front end, so each
-number is waveform -> embedding. Prints utt/s, p50/p99 latency, Triton's average batch sizes (from its metrics)
-and the ratio of Triton's best throughput to in-process onnxruntime's: once from the single pass, then as the
-median of --rounds interleaved rounds (each path at its best setting, the order flipped every round) with its range,
-flagged when a round strays more than 5 % from the median (this shared machine's speed drifts over minutes).
+CAM++ always runs (without --repository, a random-weight export: speed does not depend on the weights); `--model
+ge2e` adds the GE2E (Resemblyzer) model beside it, exported from its packaged weights, and the ratio of their best
+Triton throughputs; `--int8` adds CAM++ int8 (`--precision int8`) with its self-check cosines and its throughput
+against fp32 (interleaved in-process rounds and best Triton). The clips are real speech (the export's shipped
+LibriSpeech utterance, cut and repeated): GE2E trims silence, so its cost depends on content. Every path includes
+the model's front end, so each number is waveform -> embedding. Prints utt/s, p50/p99 latency, Triton's average
+batch sizes (from its metrics) and the ratio of Triton's best throughput to in-process onnxruntime's: once from the
+single pass, then as the median of --rounds interleaved rounds (each path at its best setting, the order flipped
+every round) with its range, flagged when a round strays more than 5 % from the median (this shared machine's speed
+drifts over minutes).
 """
 from __future__ import annotations
 
@@ -26,9 +28,10 @@ import tritonclient.grpc.aio as grpcaio
 from engine.contract import CAMPPLUS, EMBEDDING, ENSEMBLE_MODEL, GE2E, WAVEFORM, WAVEFORM_DTYPE, family
 from engine.features import FbankExtractor
 from engine.local_pipeline import LocalPipeline
-from loadtest.report import describe_ratio, machine, ratio_summary, write_report
+from loadtest.report import describe_ratio, interleaved_ratios, machine, ratio_summary, write_report
 from loadtest.repository import benchmark_repository
 from tools.export.real_speech import load_speech
+from tools.export.repository import read_manifest
 from vomid.tritonserver import TritonServer
 
 SAMPLE_RATE = 16000
@@ -117,13 +120,13 @@ def bench_triton(server: TritonServer, model_name: str, clips, concurrency: int)
     return result
 
 
-def bench_model(model_name: str, repository: Path, clips_by_kind: dict, args) -> dict:
-    onnx_path = repository / family(model_name).embedding_model / "1" / "model.onnx"
+def bench_model(model_name: str, repository: Path, clips_by_kind: dict, args, title: str | None = None) -> dict:
+    onnx_path = served_onnx(model_name, repository)
     report = {}
     with TritonServer(repository, name=f"bench-{model_name}") as server:
         for kind, clips in clips_by_kind.items():
             rows = {}
-            if model_name == CAMPPLUS.name and not args.skip_torch:
+            if model_name == CAMPPLUS.name and title is None and not args.skip_torch:
                 rows["pytorch_eager"] = bench_torch(clips[: max(8, args.clips // 4)])
             rows["onnxruntime_b1"] = bench_onnxruntime(clips, onnx_path, 1, model_name)
             rows["onnxruntime_b16"] = bench_onnxruntime(clips, onnx_path, 16, model_name)
@@ -131,12 +134,16 @@ def bench_model(model_name: str, repository: Path, clips_by_kind: dict, args) ->
                 rows[f"triton_grpc_c{concurrency}"] = bench_triton(server, model_name, clips, concurrency)
             best_ort = max(rows["onnxruntime_b1"]["utt_per_s"], rows["onnxruntime_b16"]["utt_per_s"])
             rows["ratio_triton_best_vs_onnxruntime_best"] = best_triton(rows) / best_ort
-            print_table(f"{family(model_name).title}, {kind} clips", rows)
+            print_table(f"{title or family(model_name).title}, {kind} clips", rows)
             if args.rounds:
                 rows["interleaved"] = interleaved_ratio(server, model_name, onnx_path, clips, rows, args.rounds)
                 print(describe_ratio("Triton / onnxruntime, each at its best setting", rows["interleaved"]))
             report[kind] = rows
     return report
+
+
+def served_onnx(model_name: str, repository: Path) -> Path:
+    return repository / family(model_name).embedding_model / "1" / "model.onnx"
 
 
 def interleaved_ratio(server: TritonServer, model_name: str, onnx_path: Path, clips, rows: dict,
@@ -146,14 +153,41 @@ def interleaved_ratio(server: TritonServer, model_name: str, onnx_path: Path, cl
     batch = max((1, 16), key=lambda b: rows[f"onnxruntime_b{b}"]["utt_per_s"])
     concurrency = max((int(k.removeprefix("triton_grpc_c")) for k in rows if k.startswith("triton_grpc_c")),
                       key=lambda c: rows[f"triton_grpc_c{c}"]["utt_per_s"])
-    paths = {"onnxruntime": lambda: bench_onnxruntime(clips, onnx_path, batch, model_name)["utt_per_s"],
-             "triton": lambda: bench_triton(server, model_name, clips, concurrency)["utt_per_s"]}
-    ratios = []
-    for index in range(rounds):
-        order = ("onnxruntime", "triton") if index % 2 == 0 else ("triton", "onnxruntime")
-        measured = {name: paths[name]() for name in order}
-        ratios.append(measured["triton"] / measured["onnxruntime"])
+    ratios = interleaved_ratios(lambda: bench_triton(server, model_name, clips, concurrency)["utt_per_s"],
+                                lambda: bench_onnxruntime(clips, onnx_path, batch, model_name)["utt_per_s"], rounds)
     return ratio_summary(ratios) | {"onnxruntime_batch": batch, "triton_concurrency": concurrency}
+
+
+def bench_int8(fp32_repository: Path, int8_repository: Path, fp32_rows: dict, clips_by_kind: dict, args) -> dict:
+    """The int8 variant beside fp32: its self-check cosines, its own table, and int8 / fp32 throughput, in-process
+    onnxruntime at batch 16 in interleaved rounds (the model's speed alone) and best Triton in single passes."""
+    manifest = read_manifest(int8_repository)
+    cosines = manifest.int8_cosines
+    report = {"self_check_cosines": {"min": min(cosines), "median": float(np.median(cosines)), "count": len(cosines),
+                                     "random_weights": manifest.random_weights} if cosines else None}
+    if cosines:
+        note = " (random weights: says nothing of a trained network)" if manifest.random_weights else ""
+        print(f"\nint8 self-check vs fp32 on held-out real speech: min {min(cosines):.4f}, "
+              f"median {np.median(cosines):.4f} over {len(cosines)} utterances (target >= 0.99){note}")
+    int8_rows = bench_model(CAMPPLUS.name, int8_repository, clips_by_kind, args, title="CAM++ int8")
+    fp32_onnx, int8_onnx = served_onnx(CAMPPLUS.name, fp32_repository), served_onnx(CAMPPLUS.name, int8_repository)
+    for kind, clips in clips_by_kind.items():
+        rows = {"rows": int8_rows[kind],
+                "triton_best_int8_vs_fp32": best_triton(int8_rows[kind]) / best_triton(fp32_rows[kind])}
+        if "pytorch_eager" in fp32_rows[kind] and fp32_rows[kind]["pytorch_eager"]:
+            rows["triton_best_int8_vs_pytorch_eager"] = (best_triton(int8_rows[kind])
+                                                         / fp32_rows[kind]["pytorch_eager"]["utt_per_s"])
+        if args.rounds:
+            rows["onnxruntime_b16_int8_vs_fp32"] = ratio_summary(interleaved_ratios(
+                lambda: bench_onnxruntime(clips, int8_onnx, 16)["utt_per_s"],
+                lambda: bench_onnxruntime(clips, fp32_onnx, 16)["utt_per_s"], args.rounds))
+            print(describe_ratio(f"int8 / fp32, onnxruntime batch 16, {kind} clips (target >= 1.6)",
+                                 rows["onnxruntime_b16_int8_vs_fp32"]))
+        print(f"int8 / fp32, best Triton, {kind} clips (single pass): {rows['triton_best_int8_vs_fp32']:.3f}"
+              + (f"; int8 Triton / PyTorch eager: {rows['triton_best_int8_vs_pytorch_eager']:.2f} (target >= 3)"
+                 if "triton_best_int8_vs_pytorch_eager" in rows else ""))
+        report[kind] = rows
+    return report
 
 
 def best_triton(rows: dict) -> float:
@@ -166,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="ge2e: also benchmark GE2E beside CAM++ in the same run")
     parser.add_argument("--repository", type=Path, help="CAM++ model repository (default: export random weights)")
     parser.add_argument("--ge2e-repository", type=Path, help="GE2E model repository (default: export it)")
+    parser.add_argument("--int8", action="store_true",
+                        help="also benchmark CAM++ int8 (--precision int8 export) beside fp32, with their ratios")
+    parser.add_argument("--int8-repository", type=Path, help="CAM++ int8 model repository (default: export one)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--skip-torch", action="store_true")
@@ -184,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         for model_name, given in models.items():
             repository = stack.enter_context(benchmark_repository(given, model=model_name))
             report[model_name] = bench_model(model_name, repository, clips_by_kind, args)
+            if model_name == CAMPPLUS.name and (args.int8 or args.int8_repository):
+                int8 = stack.enter_context(benchmark_repository(args.int8_repository, precision="int8"))
+                report["campplus_int8"] = bench_int8(repository, int8, report[model_name], clips_by_kind, args)
     if GE2E.name in report:
         report["ratio_ge2e_vs_campplus_triton_best"] = {
             kind: best_triton(report[GE2E.name][kind]) / best_triton(report[CAMPPLUS.name][kind])

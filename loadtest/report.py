@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -33,6 +34,19 @@ def write_report(path: Path, report: dict) -> None:
 
 
 SPREAD_LIMIT = 0.05  # a ratio whose rounds stray further than this from their median is flagged as unsteady
+
+
+def interleaved_ratios(numerator: Callable[[], float], denominator: Callable[[], float], rounds: int) -> list[float]:
+    """numerator() / denominator() per round, the two measured alternately (A B, B A, ...) so that a drift of the
+    machine's speed during the run favours neither."""
+    ratios = []
+    for index in range(rounds):
+        if index % 2 == 0:
+            top, bottom = numerator(), denominator()
+        else:
+            bottom, top = denominator(), numerator()
+        ratios.append(top / bottom)
+    return ratios
 
 
 def ratio_summary(ratios: list[float], spread_limit: float = SPREAD_LIMIT) -> dict:

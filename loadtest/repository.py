@@ -13,7 +13,7 @@ from tools.export.repository import RepositoryOptions
 
 @contextmanager
 def benchmark_repository(given: Path | None, options: RepositoryOptions | None = None,
-                         model: str = CAMPPLUS.name) -> Iterator[Path]:
+                         model: str = CAMPPLUS.name, precision: str = "fp32") -> Iterator[Path]:
     if given is not None:
         yield given
         return
@@ -22,5 +22,5 @@ def benchmark_repository(given: Path | None, options: RepositoryOptions | None =
     with tempfile.TemporaryDirectory(prefix="vomid-bench-") as tmp:
         repository = Path(tmp) / "repo"
         run_export(ExportRequest(output=repository, model=model, random_weights=model == CAMPPLUS.name,
-                                 calibrate=False, repository=options or RepositoryOptions()))
+                                 calibrate=False, precision=precision, repository=options or RepositoryOptions()))
         yield repository

@@ -40,6 +40,18 @@ def model_repository(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def int8_repository(tmp_path_factory) -> Path:
+    """The same random-weight CAM++ exported with --precision int8 (written despite missing the cosine target,
+    because its weights are random: see the manifest's int8_cosines)."""
+    from tools.export.pipeline import ExportRequest, run_export
+
+    root = tmp_path_factory.mktemp("int8_repository")
+    run_export(ExportRequest(output=root, random_weights=True, embedding_dim=EMBEDDING_DIM, seed=RANDOM_SEED,
+                             precision="int8", vad=False))
+    return root
+
+
+@pytest.fixture(scope="session")
 def ge2e_repository(tmp_path_factory) -> Path:
     """A CPU model repository of the real GE2E encoder (Resemblyzer's PyPI weights), exported once per session.
 

@@ -44,22 +44,27 @@ def has_models(repository: Path) -> bool:
     return repository.is_dir() and any(repository.glob("*/config.pbtxt"))
 
 
-def served_model(repository: Path) -> str:
+def served_model(repository: Path) -> tuple[str, str]:
+    """(model family, precision) of the repository's manifest."""
     from tools.export.repository import read_manifest
 
     try:
-        return read_manifest(repository).model_name
+        manifest = read_manifest(repository)
     except (OSError, ValueError, TypeError):  # no or unreadable manifest: a repository made by hand
-        return "unknown"
+        return "unknown", "unknown"
+    return manifest.model_name, manifest.precision
 
 
 def ensure_models(args: argparse.Namespace) -> None:
     wanted = chosen_model(args)
     if has_models(args.output):
-        served = served_model(args.output)
+        served, precision = served_model(args.output)
         if wanted and served != wanted:
             raise ExportError(f"{args.output} serves the {served} model, not {wanted}: delete {args.output} "
                               f"to export {wanted}, or drop --model to keep serving {served}")
+        if args.precision and precision != args.precision:
+            raise ExportError(f"{args.output} serves {served} in {precision}, not {args.precision}: delete "
+                              f"{args.output} to export again, or drop --precision to keep serving {precision}")
         log.info("using the %s model already in %s (delete it to export again)", served, args.output)
         return
     missing = [package for package in EXPORT_PACKAGES if not _importable(package)]

@@ -96,7 +96,7 @@ def test_rate_limit_is_retried_after_retry_after_within_bounds(start_router, api
         started = time.monotonic()
         with pytest.raises(RateLimited):
             client.list_voiceprints()
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 0.9  # gave up instead of waiting the advised 1 s
 
 
 async def test_async_client_retries_rate_limits_too(start_router, api_keys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from loadtest import bench_model
-from loadtest.report import ratio_summary
+from loadtest.report import interleaved_ratios, ratio_summary
 
 
 def test_tiny_run_interleaves_the_compared_paths(model_repository, tmp_path):
@@ -21,6 +21,29 @@ def test_tiny_run_interleaves_the_compared_paths(model_repository, tmp_path):
         interleaved = rows["interleaved"]
         assert len(interleaved["rounds"]) == 2 and interleaved["triton_concurrency"] in (1, 2)
         assert interleaved["min"] <= interleaved["median"] <= interleaved["max"]
+
+
+def test_int8_is_measured_beside_fp32_with_its_self_check(model_repository, int8_repository, tmp_path):
+    out = tmp_path / "model.json"
+    assert bench_model.main(["--repository", str(model_repository), "--int8-repository", str(int8_repository),
+                             "--clips", "4", "--concurrency", "2", "--rounds", "2", "--skip-torch",
+                             "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["campplus_int8"]
+    assert report["self_check_cosines"]["count"] >= 4 and report["self_check_cosines"]["random_weights"] is True
+    for kind in ("3s", "mixed"):
+        assert report[kind]["rows"]["triton_grpc_c2"]["utt_per_s"] > 0
+        assert report[kind]["triton_best_int8_vs_fp32"] > 0
+        assert len(report[kind]["onnxruntime_b16_int8_vs_fp32"]["rounds"]) == 2
+
+
+def test_interleaved_ratios_alternate_the_order():
+    calls = []
+
+    def path(name, speed):
+        return lambda: calls.append(name) or speed
+
+    assert interleaved_ratios(path("a", 3.0), path("b", 2.0), 3) == [1.5, 1.5, 1.5]
+    assert calls == ["a", "b", "b", "a", "a", "b"]
 
 
 def test_ratio_summary_flags_a_drifting_machine():

@@ -1,4 +1,4 @@
-"""`vomid up --model`: the served model is chosen explicitly, never switched silently."""
+"""`vomid up --model` and `--precision`: the served model is chosen explicitly, never switched silently."""
 from __future__ import annotations
 
 import shutil
@@ -28,6 +28,13 @@ def test_a_repository_of_another_model_is_not_served_under_a_new_name(empty_site
     assert main(["up", "--model", "ge2e"]) == 2
     err = capsys.readouterr().err
     assert "serves the campplus model, not ge2e" in err and "Traceback" not in err
+
+
+def test_a_repository_of_another_precision_is_not_served_as_int8(empty_site, model_repository, capsys):
+    shutil.copytree(model_repository, empty_site / "model_repository")
+    assert main(["up", "--precision", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert "serves campplus in fp32, not int8" in err and "Traceback" not in err
 
 
 def test_unknown_model_from_the_environment_is_a_clear_error(empty_site, monkeypatch, capsys):

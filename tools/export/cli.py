@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         reference = "Resemblyzer" if manifest.model_name == GE2E.name else "PyTorch"
         print(f"served vs {reference} cosine on real speech at 1/3/10/30 s: "
               f"{', '.join(f'{c:.7f}' for c in manifest.parity_cosines)}")
+    if manifest.int8_cosines:
+        print(f"int8 vs fp32 cosine on {len(manifest.int8_cosines)} held-out utterances of real speech: "
+              f"min {min(manifest.int8_cosines):.4f}, median {statistics.median(manifest.int8_cosines):.4f}")
     if manifest.recommended_threshold is not None:
         print(f"recommended threshold {manifest.recommended_threshold:.4f} ({manifest.threshold_source})")
     print(f"model id {manifest.model_id}")

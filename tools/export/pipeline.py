@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 
 from engine.contract import CAMPPLUS, GE2E, family
-from tools.export import calibration, campplus, onnx_export, onnx_graph, sources, tensorrt, vad
+from tools.export import calibration, campplus, onnx_export, onnx_graph, quantize, sources, tensorrt, vad
 from tools.export.errors import ExportError
 from tools.export.repository import Manifest, RepositoryOptions, write_repository
 
@@ -35,6 +35,7 @@ class ExportRequest:
     revision: str | None = None
     offline: bool = False
     fp16: bool = False
+    precision: str = "fp32"  # int8: onnxruntime static quantisation, checked against fp32 on real speech
     calibrate: bool = True  # recommended threshold from the shared speech when present (real weights only)
     vad: bool = True  # also write the Silero `vad` model (speech labelling)
     repository: RepositoryOptions = field(default_factory=RepositoryOptions)
@@ -57,6 +58,7 @@ def resolve_weights(request: ExportRequest) -> sources.WeightsFile:
 
 def run_export(request: ExportRequest) -> Manifest:
     family(request.model)  # an unknown name is a ValueError naming the choices
+    check_precision(request)
     if request.model == GE2E.name:
         from tools.export.ge2e_pipeline import export_ge2e
 
@@ -92,19 +94,37 @@ def _export_campplus(request: ExportRequest) -> Manifest:
         onnx_graph.set_metadata(graph, {"vomid_source": source, "vomid_random_weights": str(request.random_weights),
                                         "vomid_embedding_dim": str(dim)})
         onnx.save(graph, str(onnx_path))
-        threshold, how = _campplus_threshold(request, onnx_path, dim)
+        int8_cosines = []
+        if request.precision == "int8":
+            int8_path = Path(tmp) / "model.int8.onnx"
+            int8_cosines = quantize.export_int8(onnx_path, int8_path, enforce=not request.random_weights)
+            onnx_path = int8_path
+        threshold, how = _campplus_threshold(request, onnx_path, dim)  # of the graph that is served
         model_file = onnx_path
         if request.repository.target == "tensorrt":
             model_file = tensorrt.build_plan(onnx_path, Path(tmp) / "model.plan", fp16=request.fp16)
         manifest = Manifest(embedding_dim=dim, source=source, random_weights=request.random_weights,
                             target=request.repository.target, model_sha256=sources.sha256_file(onnx_path),
                             parity_cosines=cosines, model_name=CAMPPLUS.name, weights_sha256=weights_sha,
-                            recommended_threshold=threshold, threshold_source=how)
+                            recommended_threshold=threshold, threshold_source=how,
+                            precision=request.precision, int8_cosines=int8_cosines)
         write_repository(request.output, model_file, manifest, request.repository)
-        if request.vad:  # the speech-labelling VAD model, separate from the speaker models
-            vad.write_vad_model(request.output, request.repository)
         log.info("model repository written to %s (embedding dim %d, source %s)", request.output, dim, source)
         return manifest
+
+
+def check_precision(request: ExportRequest) -> None:
+    """int8 is CAM++ through onnxruntime only: refused before any work for the combinations that lack it."""
+    if request.precision not in quantize.PRECISIONS:
+        raise ExportError(f"precision must be one of {', '.join(quantize.PRECISIONS)}, got {request.precision!r}")
+    if request.precision != "int8":
+        return
+    if request.model != CAMPPLUS.name:
+        raise ExportError(f"--precision int8 is for CAM++ only: {request.model}'s LSTMs have no static int8 kernels "
+                          "in onnxruntime")
+    if request.repository.target == "tensorrt":
+        raise ExportError("--precision int8 quantises for onnxruntime (targets cpu and onnx-gpu); TensorRT builds its "
+                          "own reduced-precision engine: use --target tensorrt --fp16")
 
 
 def _campplus_threshold(request: ExportRequest, onnx_path: Path, dim: int) -> tuple[float | None, str]:

@@ -79,6 +79,8 @@ class Manifest:
     weights_sha256: str = ""  # of the weights the graph came from; with model_name, what voiceprints are tagged with
     recommended_threshold: float | None = None
     threshold_source: str = ""  # how the threshold was obtained (calibration run, or which documented constant)
+    precision: str = "fp32"  # of the served graph; int8 embeddings stay comparable with fp32 ones (int8_cosines)
+    int8_cosines: list[float] = field(default_factory=list)  # int8 vs fp32 per held-out utterance of real speech
 
     @property
     def model_id(self) -> str:
@@ -96,7 +98,8 @@ class Manifest:
         params = {"embedding_dim": str(self.embedding_dim), "random_weights": str(self.random_weights).lower(),
                   "source": self.source, "model_sha256": self.model_sha256, "target": self.target,
                   "model_name": self.model_name, "weights_sha256": self.weights_sha256, "model_id": self.model_id,
-                  "recommended_threshold": threshold, "threshold_source": self.threshold_source}
+                  "recommended_threshold": threshold, "threshold_source": self.threshold_source,
+                  "precision": self.precision}
         return {key: value for key, value in params.items() if value}
 
 
