@@ -9,7 +9,9 @@ one speaker, then:
 1. in-process onnxruntime (FbankExtractor + OnnxEmbedder on the same model.onnx, same 3 s clips), batch 1 and
    16, before and after the REST phase: the best of the four is the ceiling;
 2. closed-loop REST 1:1 verify at several concurrencies: saturation throughput = the best of them;
-3. open-loop REST verify at half the saturation rate: p50/p99 latency a client sees under normal load.
+3. open-loop REST verify at half the saturation rate: p50/p99 latency a client sees under normal load, against the
+   targets p50 <= compute + 10 ms and p99 <= 2.5 x compute (compute: onnxruntime batch 1 p50), and where the time
+   goes: mean ms per request of each stage, from the router's histograms and Triton's statistics (loadtest.breakdown).
 Prints the ratio REST saturation / onnxruntime (target >= 0.85) and writes everything as JSON.
 """
 from __future__ import annotations
@@ -28,6 +30,8 @@ import soundfile as sf
 
 import settings.env
 from client.scoring.audio_loader import load_waveform
+from engine.contract import CAMPPLUS
+from loadtest import breakdown
 from loadtest.bench_model import bench_onnxruntime, make_clips
 from loadtest.load import RouterProcess, closed_loop, open_loop, register
 from loadtest.load import summarize as summarize_answers
@@ -72,7 +76,8 @@ def as_row(answers: list, seconds: float) -> dict:
     return {"utt_per_s": summary["goodput_per_s"], "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"]}
 
 
-async def bench_rest(router: RouterProcess, clips, concurrencies, seconds, half_seconds) -> dict:
+async def bench_rest(router: RouterProcess, triton: TritonServer, clips, concurrencies, seconds,
+                     half_seconds) -> dict:
     await router.wait_ready()
     payloads = [wav_bytes(c) for c in clips]
     user_id = await register(router.url, payloads[0], name="bench")
@@ -80,9 +85,26 @@ async def bench_rest(router: RouterProcess, clips, concurrencies, seconds, half_
     rows = {f"rest_verify_c{c}": as_row(await closed_loop(router.url, payloads, user_id, c, seconds), seconds)
             for c in concurrencies}
     saturation = max(r["utt_per_s"] for r in rows.values())
-    half = as_row(await open_loop(router.url, payloads, user_id, saturation / 2, half_seconds), half_seconds)
+    before = await breakdown.snapshot(router.url, triton.grpc_url, CAMPPLUS.name)
+    answers = await open_loop(router.url, payloads, user_id, saturation / 2, half_seconds)
+    after = await breakdown.snapshot(router.url, triton.grpc_url, CAMPPLUS.name)
+    half = as_row(answers, half_seconds)
+    client_mean_ms = 1000 * float(np.mean([a.latency_s for a in answers]))
     rows["rest_verify_half_load"] = half | {"offered_per_s": saturation / 2}
+    rows["half_load_breakdown_ms"] = breakdown.breakdown(before, after, client_mean_ms, CAMPPLUS.name)
     return rows
+
+
+def half_load_targets(rows: dict) -> dict:
+    """Half-load latency against the model's own compute (in-process batch 1, fbank included: its best p50)."""
+    half = rows["rest_verify_half_load"]
+    compute = min(v["p50_ms"] for k, v in rows.items() if k.startswith("onnxruntime_b1"))
+    targets = {"compute_ms": compute, "p50_ms": half["p50_ms"], "p99_ms": half["p99_ms"],
+               "p50_target_ms": compute + 10, "p99_target_ms": 2.5 * compute}
+    print(f"at half load ({half['offered_per_s']:.1f} req/s): p50 {half['p50_ms']:.1f} ms "
+          f"(target <= compute + 10 = {targets['p50_target_ms']:.1f}), p99 {half['p99_ms']:.1f} ms "
+          f"(target <= 2.5 x compute = {targets['p99_target_ms']:.1f}); compute = onnxruntime batch 1 p50")
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,23 +128,25 @@ def main(argv: list[str] | None = None) -> int:
         with TritonServer(repository, name="bench-router") as triton, tempfile.TemporaryDirectory() as tmp, \
                 RouterProcess(Path(tmp), api={"decode_workers": 2},
                               triton={"instances": [triton.grpc_url], "retries": 0}) as router:
-            rows.update(asyncio.run(bench_rest(router, clips, args.concurrency, args.seconds,
+            rows.update(asyncio.run(bench_rest(router, triton, clips, args.concurrency, args.seconds,
                                                args.half_load_seconds)))
         rows["onnxruntime_b1_after"] = bench_onnxruntime(ort_clips, onnx_path, 1)
         rows["onnxruntime_b16_after"] = bench_onnxruntime(ort_clips, onnx_path, 16)
+    stages = rows.pop("half_load_breakdown_ms")
     best_ort = max(v["utt_per_s"] for k, v in rows.items() if k.startswith("onnxruntime"))
     saturation = max(v["utt_per_s"] for k, v in rows.items() if k.startswith("rest_verify_c"))
     report = {"clips": len(clips), "clip_seconds": 3.0, "cpu_count": os.cpu_count(), "rows": rows,
               "rest_saturation_per_s": saturation, "onnxruntime_best_per_s": best_ort,
               "ratio_rest_vs_onnxruntime": saturation / best_ort, "target_ratio": TARGET_RATIO,
+              "half_load_breakdown_ms": stages,
               "command": " ".join([Path(sys.executable).name, "-m", "loadtest.bench_router", *(argv or sys.argv[1:])])}
     print(f"{'path':<24}{'utt/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
     for name, row in rows.items():
         print(f"{name:<24}{row['utt_per_s']:>9.2f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}")
     print(f"REST verify at saturation / in-process onnxruntime: {report['ratio_rest_vs_onnxruntime']:.3f} "
           f"(target >= {TARGET_RATIO})")
-    half = rows["rest_verify_half_load"]
-    print(f"at half load ({half['offered_per_s']:.1f} req/s): p50 {half['p50_ms']:.1f} ms, p99 {half['p99_ms']:.1f} ms")
+    report["half_load_targets"] = half_load_targets(rows)
+    breakdown.print_breakdown(stages)
     write_report(args.json, report)
     return 0
 

@@ -19,8 +19,10 @@ class RouterMetrics:
                                 registry=r)
         self.latency = Histogram("vomid_http_request_duration_seconds", "HTTP request latency", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=r)
-        self.decode = Histogram("vomid_audio_decode_duration_seconds", "audio decode + resample time",
+        self.decode = Histogram("vomid_audio_decode_duration_seconds", "audio decode + resample time (running)",
                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.decode_wait = Histogram("vomid_audio_decode_wait_seconds", "time a body waited for a decoder thread",
+                                     buckets=LATENCY_BUCKETS, registry=r)
         self.audio_seconds = Histogram("vomid_audio_duration_seconds", "decoded audio length",
                                        buckets=(1, 2, 3, 5, 8, 12, 20, 30, 60), registry=r)
         self.inference = Histogram("vomid_inference_duration_seconds", "embedding time through the Triton pool",

@@ -25,6 +25,11 @@ DEFAULT_THRESHOLD = 0.39
 SEARCH_AT_LEAST = 16
 
 
+def _timed_decode(data: bytes, limits: audio.AudioLimits) -> tuple[float, np.ndarray]:
+    """audio.decode in a decoder thread, with the moment it started (what came before was queueing)."""
+    return time.perf_counter(), audio.decode(data, limits)
+
+
 def user_view(user: User) -> dict:
     return asdict(user)
 
@@ -63,12 +68,13 @@ class VoiceprintService:
         return round(float(score), self.verify_config.score_decimals)
 
     async def embed(self, data: bytes, deadline: Deadline) -> np.ndarray:
-        began = started = time.perf_counter()
-        waveform = await self.admission.decode(self.executor, audio.decode, data, self.limits)
-        self.metrics.decode.observe(time.perf_counter() - started)
+        began = time.perf_counter()
+        decoding_from, waveform = await self.admission.decode(self.executor, _timed_decode, data, self.limits)
+        started = time.perf_counter()
+        self.metrics.decode_wait.observe(decoding_from - began)
+        self.metrics.decode.observe(started - decoding_from)
         seconds = waveform.size / audio.TARGET_RATE
         self.metrics.audio_seconds.observe(seconds)
-        started = time.perf_counter()
         embedding = await self.pool.embed(waveform, timeout_s=deadline.remaining())
         finished = time.perf_counter()
         self.metrics.inference.observe(finished - started)

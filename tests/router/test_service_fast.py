@@ -78,9 +78,11 @@ async def test_register_keeps_the_vector_audits_and_measures(service, embedder, 
     assert samples == CLIP_SAMPLES and 0 < timeout_s <= service.admission.config.deadline_s
     assert executor.submitted == 1   # decoded on the router's decode threads
     assert sample(service, "vomid_audio_duration_seconds_sum") == CLIP_SAMPLES / 16000
-    for histogram in ("vomid_audio_decode_duration_seconds", "vomid_inference_duration_seconds"):
+    parts = [f"vomid_{name}_seconds" for name in ("audio_decode_wait", "audio_decode_duration", "inference_duration")]
+    for histogram in parts:
         assert sample(service, histogram + "_count") == 1
         assert 0 <= sample(service, histogram + "_sum") <= elapsed
+    assert sum(sample(service, histogram + "_sum") for histogram in parts) <= elapsed  # consecutive, not overlapping
     assert 0 < service.admission.limit.baseline_s <= elapsed   # the adaptive limit saw this request's latency
 
 
