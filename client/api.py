@@ -104,7 +104,7 @@ def label_status(job_id: str) -> Call:
     return Call("GET", f"{PREFIX}/recordings/{_segment(job_id)}", RecordingJob.from_json)
 
 
-def label_cancel(job_id: str) -> Call:
+def label_delete(job_id: str) -> Call:
     return Call("DELETE", f"{PREFIX}/recordings/{_segment(job_id)}", _json)
 
 

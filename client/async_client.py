@@ -89,8 +89,11 @@ class AsyncVoMIDClient:
             await asyncio.sleep(poll_s)
         return job
 
-    async def cancel_recording(self, job_id: str) -> dict[str, Any]:
-        return await self._send(api.label_cancel(job_id))
+    async def delete_recording(self, job_id: str) -> dict[str, Any]:
+        """Stops the job if it still runs and erases it on the server (audio, state, result): {"cancelled": bool}."""
+        return await self._send(api.label_delete(job_id))
+
+    cancel_recording = delete_recording  # the name before deletion erased the job
 
     async def close(self) -> None:
         if self._session is not None:

@@ -92,8 +92,11 @@ class VoMIDClient:
             time.sleep(poll_s)
         return job
 
-    def cancel_recording(self, job_id: str) -> dict[str, Any]:
-        return self._send(api.label_cancel(job_id))
+    def delete_recording(self, job_id: str) -> dict[str, Any]:
+        """Stops the job if it still runs and erases it on the server (audio, state, result): {"cancelled": bool}."""
+        return self._send(api.label_delete(job_id))
+
+    cancel_recording = delete_recording  # the name before deletion erased the job
 
     def close(self) -> None:
         self._session.close()

@@ -23,7 +23,7 @@ STORE_WRITE = {422: {"invalid_embedding"}}
 USER = {400: {"invalid_field"}, 404: {"user_not_found", "not_found"}}
 RESERVED = {405: {"method_not_allowed"}}
 MODEL = {409: {"model_mismatch"}}
-RECORDING_UPLOAD = {400: {"malformed_body", "missing_field", "invalid_field", "empty_audio"},
+RECORDING_UPLOAD = {400: {"malformed_body", "missing_field", "invalid_field", "unknown_field", "empty_audio"},
                     413: {"payload_too_large"}, 415: {"unsupported_media_type", "unsupported_format"},
                     503: {"too_many_jobs", "too_many_uploads", *READ[503]}, 507: {"insufficient_storage"}}
 JOB = {400: {"invalid_field"}, 404: {"job_not_found"}, **READ}
@@ -34,8 +34,8 @@ BY_OPERATION = {
     "identify": (AUTH, UPLOAD),
     "enroll": (AUTH, UPLOAD, IDEMPOTENT, STORE_WRITE, USER, MODEL, {409: {"enrollment_limit"}}),
     "labelRecording": (AUTH, RECORDING_UPLOAD),
-    "getRecording": (AUTH, JOB),
-    "cancelRecording": (AUTH, JOB),
+    "getRecording": (AUTH, JOB, {409: {"job_not_finished"}}),
+    "deleteRecording": (AUTH, JOB),
     "getUser": (AUTH, USER, READ, RESERVED),
     "deleteUser": (AUTH, USER, READ, RESERVED),
     "listUsers": (AUTH, READ, {400: {"invalid_parameter"}}),
@@ -84,6 +84,7 @@ def meanings(limits: ApiLimits) -> dict[str, str]:
         "idempotency_key_reused": "this Idempotency-Key was used for a different request",
         "model_mismatch": "the user was enrolled with another model than the served one: re-enroll the user",
         "job_not_found": "no labelling job has this id (for this key)",
+        "job_not_finished": "the RTTM of a job exists once the job has succeeded",
         "too_many_jobs": "the router holds as many labelling jobs as it may; retry after Retry-After",
         "too_many_uploads": "as many recordings are being uploaded as the router takes at once",
         "insufficient_storage": "the recordings spool is out of disk space",

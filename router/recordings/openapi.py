@@ -52,19 +52,24 @@ SCHEMAS = {
                   "description": "failed or cancelled jobs: audio_too_long, corrupt_audio, job_lost, "
                                  "job_interrupted, audio_lost, inference_unavailable, cancelled, ..."},
         "result": _ref("LabelResult"), "warning": {"type": "string"}}},
+    "DeletedRecording": {"type": "object", "required": ["job_id", "deleted", "cancelled"], "properties": {
+        "job_id": {"type": "string"}, "deleted": {"type": "boolean", "enum": [True]},
+        "cancelled": {"type": "boolean", "description": "the job was still queued or running: it was stopped"},
+        "warning": {"type": "string"}}},
 }
 
 PATHS = {
     "/api/v1/recordings": {"post": {
         "summary": "Label who speaks when in a long recording: starts a job (scope label)",
         "operationId": "labelRecording",
-        "parameters": [{"name": "num_speakers", "in": "query", "schema": NUM_SPEAKERS}],
+        "parameters": [{"name": "num_speakers", "in": "query", "schema": NUM_SPEAKERS,
+                        "description": "also accepted as a form field; given in both, this one counts"}],
         "requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": {"type": "object", "required": ["audio"], "properties": {
-                "audio": RECORDING, "num_speakers": NUM_SPEAKERS}}},
+            "multipart/form-data": {"schema": {"type": "object", "required": ["audio"], "additionalProperties": False,
+                                               "properties": {"audio": RECORDING, "num_speakers": NUM_SPEAKERS}}},
             "application/octet-stream": {"schema": RECORDING}}},
         "responses": {"202": _ok("RecordingJob", "accepted: poll the Location"),
-                      "400": _error("missing or invalid field"), "408": _error("upload too slow"),
+                      "400": _error("missing, unknown or invalid field"), "408": _error("upload too slow"),
                       "413": _error("recording over the size limit"),
                       "415": _error("not multipart, audio/* or octet-stream; or not an audio format"),
                       "503": _error("too many jobs or uploads (see Retry-After)"),
@@ -77,10 +82,10 @@ PATHS = {
                 "responses": {"200": {"description": "the job (JSON), or its RTTM (text/plain, format=rttm)",
                                       "content": {"application/json": {"schema": _ref("RecordingJob")},
                                                   "text/plain": {"schema": {"type": "string"}}}},
-                              "404": _error("no such job (or another key's)"),
+                              "400": _error("unknown format"), "404": _error("no such job (or another key's)"),
                               "409": _error("RTTM asked for before the job succeeded"), **ERRORS}},
-        "delete": {"summary": "Cancel an active job (its audio is deleted), or forget a finished one (scope label)",
-                   "operationId": "cancelRecording", "parameters": [JOB_ID],
-                   "responses": {"200": _ok("RecordingJob", "cancelled (or {deleted: true})"),
+        "delete": {"summary": "Delete a job: stop it if still active, erase its audio, state and result (scope label)",
+                   "operationId": "deleteRecording", "parameters": [JOB_ID],
+                   "responses": {"200": _ok("DeletedRecording", "deleted: a GET now answers 404"),
                                  "404": _error("no such job (or another key's)"), **ERRORS}}},
 }

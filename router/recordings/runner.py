@@ -5,8 +5,8 @@ its progress changing; a job whose state goes unsaved for `stale_after_s` has lo
 On start, the jobs this node left active are resumed: a job found `running` was cut off by a crash and is started
 again until it has had `max_attempts` starts, then failed; one whose audio is gone is failed. A graceful shutdown
 puts running jobs back in the queue without spending an attempt. The audio goes when the job ends, before its
-final state is saved, unless `keep_audio`. A job cancelled through another router (shared Redis state) is noticed
-at the next save.
+final state is saved, unless `keep_audio`. A job deleted by its client is stopped and erased (audio and state); one
+deleted through another router (shared Redis state) is noticed at its next save.
 """
 from __future__ import annotations
 
@@ -79,17 +79,19 @@ class JobRunner:
         self.local[job.job_id] = job
         self._queue.put_nowait(job.job_id)
 
-    async def cancel(self, job: Job) -> Job:
-        """Cancels a job of this node; the caller saved nothing yet."""
-        local = self.local.get(job.job_id, job)
+    async def forget(self, job: Job) -> None:
+        """Stops a job of this node if it runs and erases it: its audio and its state (a client deleted it)."""
         task = self._running.get(job.job_id)
         if task is not None:
             self._cancelled.add(job.job_id)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        if local.active:
-            await self._end(local, "cancelled", error={"code": "cancelled", "message": "cancelled by the client"})
-        return local
+        self.local.pop(job.job_id, None)  # from here on _write refuses to save it again
+        self._saved.pop(job.job_id, None)
+        self.spool.remove(job.job_id)
+        async with self._locks.setdefault(job.job_id, asyncio.Lock()):  # after any save already under way
+            await self.jobs.delete(job.job_id)
+        self._locks.pop(job.job_id, None)
 
     async def _resume(self, job: Job) -> None:
         if job.status == "running" and job.attempts >= self.config.max_attempts:
@@ -166,6 +168,8 @@ class JobRunner:
 
     async def _write(self, job: Job) -> None:
         async with self._locks.setdefault(job.job_id, asyncio.Lock()):
+            if job.active and job.job_id not in self.local:
+                return  # forgotten while this save waited: writing it would bring a deleted job back
             await self.jobs.save(job)  # serialises the job as it is now, after any save before it
 
     async def _heartbeat(self) -> None:
@@ -179,8 +183,8 @@ class JobRunner:
                     continue
                 try:
                     stored = await self.jobs.get(job.job_id)
-                    if stored is not None and stored.status == "cancelled" and job.active:
-                        await self.cancel(job)  # cancelled through another router
+                    if job.active and (stored is None or stored.status == "cancelled"):
+                        await self.forget(job)  # deleted through another router (shared Redis state)
                     elif job.active:
                         await self._save(job)
                 except Exception:  # a store outage delays saves (the next tick retries); it must not stop them

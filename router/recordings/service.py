@@ -1,4 +1,4 @@
-"""Labelling jobs as the API sees them, free of HTTP: submit, status, RTTM, cancel, with access and staleness rules.
+"""Labelling jobs as the API sees them, free of HTTP: submit, status, RTTM, delete, with access and staleness rules.
 
 A job is visible only to the key that submitted it and to admin keys (anyone else gets 404, as for a job that does
 not exist). A job still marked active whose state has not been saved for `stale_after_s` lost its router: it is
@@ -45,6 +45,12 @@ class RecordingService:
                               code="too_many_uploads")
         self.spool.check_space()
 
+    @classmethod
+    def requested_speakers(cls, form_value: str | None, query_value: str | None) -> int | None:
+        """num_speakers from the query or the form, each checked; given in both, the query's counts."""
+        from_form, from_query = cls.num_speakers(form_value), cls.num_speakers(query_value)
+        return from_query if from_query is not None else from_form
+
     @staticmethod
     def num_speakers(raw: str | None) -> int | None:
         if raw is None or not raw.strip():
@@ -73,19 +79,14 @@ class RecordingService:
         turns = [(s["start"], s["end"], s["label"]) for s in job.result["segments"]]
         return write_rttm(job.filename or job.job_id, turns)
 
-    async def cancel(self, job_id: str, key: ApiKey | None) -> dict:
-        """Cancels an active job (its audio is deleted); a finished one is forgotten with its result."""
+    async def delete(self, job_id: str, key: ApiKey | None) -> dict:
+        """Stops the job if it is still active, then erases it: state, audio and result (a GET then finds nothing)."""
         job = await self._job(job_id, key)
-        if not job.active:
+        if job.node == self.node and self.runner is not None:
+            await self.runner.forget(job)
+        else:  # another router runs it: that router notices the state is gone at its next save, stops, drops its audio
             await self.jobs.delete(job_id)
-            return {"job_id": job_id, "deleted": True}
-        if job.node == self.node:
-            job = await self.runner.cancel(job)
-        else:  # another router runs it: it sees the status at its next save and stops
-            job.status, job.stage, job.finished_at = "cancelled", "cancelled", time.time()
-            job.error = {"code": "cancelled", "message": "cancelled by the client"}
-            await self.jobs.save(job)
-        return self.view(job)
+        return {"job_id": job_id, "deleted": True, "cancelled": job.active}
 
     def finish(self, job: Job, result: dict) -> dict:
         """The stored result: scores rounded like every score the API shows."""

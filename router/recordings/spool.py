@@ -25,6 +25,7 @@ from router.intake import AUDIO_FIELD, FRAMING_ALLOWANCE
 WRITE_BYTES = 1 << 20  # bytes gathered before one write (on a worker thread)
 MAX_FIELD_BYTES = 1024
 MAX_PARTS = 8
+TEXT_FIELDS = ("num_speakers",)  # the form's fields besides the audio
 RAW_TYPES = ("application/octet-stream",)
 
 
@@ -98,6 +99,11 @@ class Spool:
                         raise BadRequest("the 'audio' field is given twice", code="malformed_body")
                     upload.filename = (part.filename or "")[:200] or None
                     upload.bytes = await self._write(part, target)
+                elif part.name not in TEXT_FIELDS:
+                    raise BadRequest(f"unknown form field '{part.name[:64]}' (this operation takes "
+                                     f"{', '.join((AUDIO_FIELD, *TEXT_FIELDS))})", code="unknown_field")
+                elif part.name in upload.fields:
+                    raise BadRequest(f"the '{part.name}' field is given twice", code="malformed_body")
                 else:
                     upload.fields[part.name] = await _small_field(part)
             else:

@@ -7,7 +7,7 @@ import pytest
 import requests
 import soundfile as sf
 
-from client import AsyncVoMIDClient, LabelJobFailed, PermissionDenied, VoMIDClient
+from client import AsyncVoMIDClient, NotFound, PermissionDenied, VoMIDClient
 from client.cli import main
 from labelling.rttm import parse_rttm
 from loadtest.label_eval import speech_agreement
@@ -44,14 +44,14 @@ def test_sync_label_recording_waits_with_progress(router_url, api_keys, recordin
     assert len(parse_rttm(served)) == len(job.segments)
 
 
-def test_sync_no_wait_cancel_and_scope(router_url, api_keys, recording):
+def test_sync_no_wait_delete_and_scope(router_url, api_keys, recording):
     with VoMIDClient(router_url, api_key=api_keys["admin"]) as client:
         job = client.label_recording(recording, wait=False, num_speakers=2)
         assert job.status == "queued" and not job.finished
-        client.cancel_recording(job.job_id)
-        with pytest.raises(LabelJobFailed) as failed:
-            client.wait_recording(job.job_id)
-        assert failed.value.code == "cancelled" and failed.value.job.status == "cancelled"
+        deleted = client.delete_recording(job.job_id)
+        assert (deleted["job_id"], deleted["deleted"], deleted["cancelled"]) == (job.job_id, True, True)
+        with pytest.raises(NotFound):
+            client.wait_recording(job.job_id)  # erased, not merely cancelled
     with VoMIDClient(router_url, api_key=api_keys["verify"]) as client, pytest.raises(PermissionDenied):
         client.label_recording(recording)
     with VoMIDClient(router_url, api_key=api_keys["admin"]) as client, pytest.raises(FileNotFoundError):

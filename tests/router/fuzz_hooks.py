@@ -1,11 +1,11 @@
 """Schemathesis hooks for the API fuzz run (loaded through SCHEMATHESIS_HOOKS by tests/router/test_openapi_fuzz.py).
 
 A schema says what a request looks like, not that its `audio` part is speech: random bytes are refused as
-`unsupported_format` (422), rightly. So right before each request is sent (when the state machine has filled in
-ids from earlier answers), a generated binary `audio` is swapped for real speech (a clip from VOIMID_FUZZ_AUDIO_DIR,
-in one of several formats). Then a valid request must get 2xx, and an invalid one must be refused for the field
-that is invalid, never for noise posing as audio. An `audio` generated as something else than bytes (the one way a
-schema can make it invalid) is left as it is.
+`unsupported_format` (422), rightly. So right before each request is sent (when the state machine has filled in ids
+from earlier answers), a generated binary `audio` is swapped for real speech (a clip from VOIMID_FUZZ_AUDIO_DIR, in
+one of several formats), and so is a whole body sent as the file (application/octet-stream). Then a valid request
+must get 2xx, and an invalid one must be refused for the field that is invalid, never for noise posing as audio. An
+`audio` generated as something else than bytes (the one way a schema can make it invalid) is left as it is.
 
 Schemathesis cannot judge a body holding bytes (it calls every edited one invalid, and cannot tell that an "invalid"
 null for a text field goes out as the valid text "null"); the hook judges it instead: a body whose other fields
@@ -86,12 +86,26 @@ def _give_speech(case) -> None:
         meta.generation.mode = GenerationMode.POSITIVE
 
 
+def _give_raw_speech(case) -> None:
+    """A whole body that is the file (application/octet-stream): speech in its place, judged valid."""
+    body = CLIPS[_digest(case.body)[0] % len(CLIPS)]
+    meta = case._meta
+    object.__setattr__(case, "body", body)
+    meta.update_validated_hash(BODY, case._hash_container(body))
+    meta.components[BODY] = ComponentInfo(mode=GenerationMode.POSITIVE)
+    meta.clear_dirty(BODY)
+    if all(info.mode.is_positive for info in meta.components.values()):
+        meta.generation.mode = GenerationMode.POSITIVE
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     if case._meta is None:
         return
     if isinstance(case.body, dict) and isinstance(case.body.get("audio"), (bytes, Binary)):
         _give_speech(case)
+    elif isinstance(case.body, (bytes, Binary)) and case.media_type == "application/octet-stream":
+        _give_raw_speech(case)
     header = case._meta.components.get(ParameterLocation.HEADER)
     if case.headers and IDEMPOTENCY in case.headers and (header is None or header.mode.is_positive):
         key = case.headers[IDEMPOTENCY]

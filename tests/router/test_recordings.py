@@ -132,7 +132,7 @@ async def test_bad_fields_and_unknown_jobs(app, flac, label_keys):
         response = await app.post("/api/v1/recordings", data=form(flac, num_speakers=value), headers=key)
         assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_field"
     no_audio = FormData(default_to_multipart=True)
-    no_audio.add_field("note", "x")
+    no_audio.add_field("num_speakers", "2")
     response = await app.post("/api/v1/recordings", data=no_audio, headers=key)
     assert response.status == 400 and (await response.json())["error"]["code"] == "missing_field"
     for job_id in ("nope-nope-nope-nope-nope", "../../etc/passwd", "x" * 300):
@@ -140,7 +140,7 @@ async def test_bad_fields_and_unknown_jobs(app, flac, label_keys):
     assert not list(app.app[RECORDINGS].spool.audio_dir.iterdir())
 
 
-async def test_cancel_a_running_job_then_forget_it(app, flac, label_keys):
+async def test_deleting_a_running_job_stops_and_erases_it(app, flac, label_keys):
     key = auth(label_keys["a"])
     response = await app.post("/api/v1/recordings", data=form(flac), headers=key)
     job_id = (await response.json())["job_id"]
@@ -149,12 +149,44 @@ async def test_cancel_a_running_job_then_forget_it(app, flac, label_keys):
     assert early.status == 409 and (await early.json())["error"]["code"] == "job_not_finished"
     response = await app.delete(f"/api/v1/recordings/{job_id}", headers=key)
     assert response.status == 200
-    body = await response.json()
-    assert body["status"] == "cancelled" and body["error"]["code"] == "cancelled"
-    assert not app.app[RECORDINGS].spool.path(job_id).exists()
-    response = await app.delete(f"/api/v1/recordings/{job_id}", headers=key)
-    assert {**(await response.json()), "warning": None} == {"job_id": job_id, "deleted": True, "warning": None}
+    assert {**(await response.json()), "warning": None} == {"job_id": job_id, "deleted": True, "cancelled": True,
+                                                            "warning": None}
+    service = app.app[RECORDINGS]
+    assert not service.spool.path(job_id).exists() and job_id not in service.runner.local
     assert (await app.get(f"/api/v1/recordings/{job_id}", headers=key)).status == 404
+    assert (await app.delete(f"/api/v1/recordings/{job_id}", headers=key)).status == 404
+    await asyncio.sleep(2 * service.config.heartbeat_s)  # no heartbeat brings the deleted job back
+    assert await service.jobs.get(job_id) is None
+
+
+async def test_deleting_a_finished_job_erases_its_result(app, flac, label_keys):
+    key = auth(label_keys["a"])
+    job_id = (await (await app.post("/api/v1/recordings", data=form(flac), headers=key)).json())["job_id"]
+    done, _ = await _wait(app, job_id, label_keys["a"])
+    assert done["status"] == "succeeded"
+    response = await app.delete(f"/api/v1/recordings/{job_id}", headers=key)
+    assert (await response.json())["cancelled"] is False
+    assert (await app.get(f"/api/v1/recordings/{job_id}", headers=key)).status == 404
+
+
+async def test_a_query_that_is_not_understood_is_refused(app, flac, label_keys):
+    key = auth(label_keys["a"])
+    response = await app.post("/api/v1/recordings?num_speakers=33", data=form(flac), headers=key)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_field"
+    response = await app.post("/api/v1/recordings?num_speakers=2", data=form(flac, num_speakers="40"), headers=key)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_field"  # both checked
+    response = await app.post("/api/v1/recordings?num_speakers=3", data=form(flac, num_speakers="2"), headers=key)
+    assert response.status == 202 and (await response.json())["num_speakers"] == 3  # the query's counts
+    assert (await app.delete(f"/api/v1/recordings/{(await response.json())['job_id']}", headers=key)).status == 200
+    extra = form(flac)
+    extra.add_field("colour", "blue")
+    response = await app.post("/api/v1/recordings", data=extra, headers=key)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "unknown_field"
+    job_id = (await (await app.post("/api/v1/recordings", data=form(flac), headers=key)).json())["job_id"]
+    response = await app.get(f"/api/v1/recordings/{job_id}?format=xml", headers=key)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_field"
+    assert (await app.delete(f"/api/v1/recordings/{job_id}", headers=key)).status == 200
+    assert not list(app.app[RECORDINGS].spool.audio_dir.iterdir())  # the refused uploads left nothing behind
 
 
 async def test_limits_of_size_duration_and_jobs(make_client, router_settings, tmp_path, flac, label_keys):
@@ -216,13 +248,13 @@ async def test_routers_sharing_redis_see_and_cancel_each_others_jobs(make_client
     job_id = (await response.json())["job_id"]
     await _wait(second, job_id, label_keys["a"], until=("running",))
     response = await second.delete(f"/api/v1/recordings/{job_id}", headers=key)
-    assert (await response.json())["status"] == "cancelled"
+    assert (await response.json())["cancelled"] is True
     deadline = time.monotonic() + 10
     while first.app[RECORDINGS].spool.path(job_id).exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert not first.app[RECORDINGS].spool.path(job_id).exists(), "the running router did not notice the cancel"
     assert job_id not in first.app[RECORDINGS].runner.local
-    assert (await (await first.get(f"/api/v1/recordings/{job_id}", headers=key)).json())["status"] == "cancelled"
+    assert (await first.get(f"/api/v1/recordings/{job_id}", headers=key)).status == 404  # not saved back by it
 
 
 async def test_keep_audio(make_client, router_settings, tmp_path, flac, label_keys):
