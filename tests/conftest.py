@@ -35,7 +35,7 @@ def model_repository(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("model_repository")
     run_export(ExportRequest(output=root, random_weights=True, embedding_dim=EMBEDDING_DIM, seed=RANDOM_SEED,
-                             repository=RepositoryOptions(max_queue_delay_us=5000)))
+                             repository=RepositoryOptions(max_queue_delay_us=5000, features_queue_delay_us=5000)))
     return root
 
 
@@ -63,7 +63,8 @@ def ge2e_repository(tmp_path_factory) -> Path:
     from tools.export.repository import RepositoryOptions
 
     root = tmp_path_factory.mktemp("ge2e_repository")
-    run_export(ExportRequest(output=root, model="ge2e", repository=RepositoryOptions(max_queue_delay_us=5000)))
+    run_export(ExportRequest(output=root, model="ge2e",
+                             repository=RepositoryOptions(max_queue_delay_us=5000, features_queue_delay_us=5000)))
     return root
 
 

@@ -173,7 +173,8 @@ def test_cpu_repository_configs(tmp_path, checkpoint):
     features = (tmp_path / FEATURES_MODEL / "config.pbtxt").read_text()
     embedding = (tmp_path / EMBEDDING_MODEL / "config.pbtxt").read_text()
     assert 'backend: "python"' in features and "allow_ragged_batch: true" in features
-    assert "count: 3" in features and "max_queue_delay_microseconds: 777" in features
+    assert "count: 3" in features and "max_queue_delay_microseconds: 0 " in features  # one by one: no waiting
+    assert "max_queue_delay_microseconds: 777" in embedding
     assert 'backend: "python"' in embedding and "count: 2" in embedding and "max_batch_size: 16" in embedding
     assert 'key: "intra_op_threads" value: { string_value: "4" }' in embedding
     assert (tmp_path / EMBEDDING_MODEL / "1" / "model.py").exists()

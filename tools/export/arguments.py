@@ -49,6 +49,8 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
                            "written only when every held-out utterance keeps cosine >= 0.99 to fp32")
     repo.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
     repo.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
+    repo.add_argument("--features-queue-delay-us", type=int, default=defaults.features_queue_delay_us,
+                      help="the features model's batching delay (it handles requests one by one: 0 adds none)")
     repo.add_argument("--max-queue-size", type=int, default=defaults.max_queue_size,
                       help="requests a model queues before Triton refuses more")
     repo.add_argument("--feature-instances", type=int, default=defaults.feature_instances)
@@ -81,6 +83,7 @@ def request_from_args(args: argparse.Namespace):
         vad=not getattr(args, "no_vad", False),
         repository=RepositoryOptions(
             target=args.target, max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
+            features_queue_delay_us=args.features_queue_delay_us,
             max_queue_size=args.max_queue_size,
             feature_instances=args.feature_instances, embedding_instances=args.embedding_instances,
             intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads,

@@ -21,7 +21,7 @@ max_batch_size: {options.max_batch_size}
 # Waveforms of different lengths are batched together; the model handles each request's length itself.
 input [ {_tensor(WAVEFORM, WAVEFORM_DTYPE, (-1,), ragged=True)} ]
 output [ {", ".join(outputs)} ]
-dynamic_batching {{ max_queue_delay_microseconds: {options.max_queue_delay_us} {queue_policy(options)} }}
+dynamic_batching {{ max_queue_delay_microseconds: {options.features_queue_delay_us} {queue_policy(options)} }}
 instance_group [ {{ kind: KIND_CPU count: {options.feature_instances} }} ]
 {parameters_block(params)}
 """
