@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from audio.errors import CODES as AUDIO_CODES
+from router.recordings import service as recordings_service
 from router.recordings import spool
 from router import errors, idempotency
 from router.middlewares import FOREIGN_ERRORS
@@ -24,7 +25,7 @@ UNREACHABLE = {
     "user_exists": "the store raises it only for a caller-chosen id, and register never passes one",
     "invalid_request": "intake checks everything the store's own checks refuse (ids, names, metadata, pages) first",
 }
-API_ERRORS = {name: cls for module in (errors, idempotency, spool) for name, cls in vars(module).items()
+API_ERRORS = {name: cls for module in (errors, idempotency, spool, recordings_service) for name, cls in vars(module).items()
               if isinstance(cls, type) and issubclass(cls, errors.ApiError)}
 
 
