@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
-import av
 import numpy as np
 import soundfile as sf
 import soxr
@@ -109,6 +108,8 @@ def _soundfile_blocks(handle: BinaryIO, limits: AudioLimits) -> Iterator[tuple[n
 
 
 def _av_blocks(handle: BinaryIO, limits: AudioLimits) -> Iterator[tuple[np.ndarray, int]]:
+    import av  # FFmpeg holds ~16 MB resident: loaded by the first M4A/AAC/MP4, not by every idle router
+
     try:
         with av.open(handle, mode="r") as container:
             if not container.streams.audio:

@@ -54,7 +54,14 @@ class TorchFbank(torch.nn.Module):
         self.register_buffer("window", window.to(torch.float32), persistent=False)
         self.register_buffer("banks", mel_banks(self.config, self.fft_size), persistent=False)
 
-    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+    def num_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Frames of each row's own length (snip_edges framing: whole frames only)."""
+        return torch.div(num_samples - self.length, self.shift, rounding_mode="floor") + 1
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """With `lengths` (samples per row), rows are zero-padded utterances of different lengths: each row's frames
+        past its own `num_frames` are padding (left for the caller to cut) and its mean covers its own frames only.
+        A frame never reaches past the samples it was cut from, so the padding changes no real frame."""
         if waveforms.dim() != 2 or waveforms.shape[1] < self.length:
             raise ValueError(f"expected (B, N >= {self.length}) waveforms, got {tuple(waveforms.shape)}")
         frames = waveforms.unfold(1, self.length, self.shift)  # (B, T, L), snip_edges framing
@@ -64,6 +71,46 @@ class TorchFbank(torch.nn.Module):
         spectrum = torch.fft.rfft(frames, n=self.fft_size)
         power = spectrum.real.square() + spectrum.imag.square()
         feats = torch.log(torch.clamp(power @ self.banks, min=LOG_FLOOR))
-        if self.config.mean_normalize:
-            feats = feats - feats.mean(dim=1, keepdim=True)
-        return feats
+        if not self.config.mean_normalize:
+            return feats
+        if lengths is None:
+            return feats - feats.mean(dim=1, keepdim=True)
+        counts = self.num_frames(lengths.to(feats.device)).clamp(min=1)
+        valid = (torch.arange(feats.shape[1], device=feats.device)[None, :] < counts[:, None]).to(feats.dtype)
+        mean = (feats * valid[..., None]).sum(dim=1, keepdim=True) / counts[:, None, None].to(feats.dtype)
+        return feats - mean
+
+
+# Padded frames per batch: the FFT stage holds ~6 kB per frame, so ~200 MB at this budget.
+BATCH_FRAMES = 32768
+
+
+def fbank_many(fbank: TorchFbank, waves: list[torch.Tensor], device: torch.device | str = "cpu",
+               batch_frames: int = BATCH_FRAMES) -> list[torch.Tensor]:
+    """(T_i, bins) features of each 1-D waveform (each at least one frame long), in few padded batches on `device`.
+
+    Rows are sorted by length so that each batch pads little, and a batch grows while its padded frames fit
+    `batch_frames` (one row always fits, so a 30 s utterance is never refused for size).
+    """
+    order = sorted(range(len(waves)), key=lambda i: waves[i].shape[0])
+    features: list[torch.Tensor | None] = [None] * len(waves)
+    group: list[int] = []
+    for index in order:
+        longest = int(fbank.num_frames(torch.tensor(waves[index].shape[0])))
+        if group and (len(group) + 1) * longest > batch_frames:
+            _compute(fbank, waves, group, features, device)
+            group = []
+        group.append(index)
+    if group:
+        _compute(fbank, waves, group, features, device)
+    return features
+
+
+def _compute(fbank: TorchFbank, waves: list[torch.Tensor], group: list[int], features: list, device) -> None:
+    lengths = torch.tensor([waves[i].shape[0] for i in group])
+    batch = torch.zeros(len(group), int(lengths.max()), dtype=torch.float32)
+    for row, index in enumerate(group):
+        batch[row, : lengths[row]] = waves[index]
+    feats = fbank(batch.to(device, non_blocking=True), lengths.to(device))
+    for row, frames in enumerate(fbank.num_frames(lengths).tolist()):
+        features[group[row]] = feats[row, :frames]

@@ -8,6 +8,9 @@ ones; GE2E: its packaged weights), then `python -m vomid up` runs there exactly 
 store, auth on). Reported per model:
 - cold start: from launching `vomid up` to /health answering 200 (repository already exported);
 - idle RSS of every process of the stack (router, tritonserver, each python-backend stub by model) and the total;
+  and PSS, the same with each shared page split among the processes mapping it: a sum of RSS counts the shared
+  libraries (libpython, numpy, onnxruntime) and the Triton<->stub shared-memory regions once per process, so PSS's
+  total is the memory the stack really takes from the box;
 - RSS after `--enrollments` registrations of real speech (../shared/audio) through the SDK;
 - RSS sampled during `--verify-minutes` of closed-loop 1:1 verify traffic (2 clients), with the growth over the
   second half (a leak shows as steady growth once caches are warm).
@@ -87,13 +90,20 @@ class Stack:
         return found.group(1)
 
     def rss(self) -> dict[str, float]:
-        """MB per process of the stack, by role, plus the total."""
+        """RSS in MB per process of the stack, by role, plus the total."""
+        return self._by_role(lambda proc: proc.memory_info().rss)
+
+    def pss(self) -> dict[str, float]:
+        """PSS (shared pages split among their sharers) in MB per process of the stack, by role, plus the total."""
+        return self._by_role(lambda proc: proc.memory_full_info().pss)
+
+    def _by_role(self, measure) -> dict[str, float]:
         root = psutil.Process(self.process.pid)
         rows: dict[str, float] = {}
         for proc in [root, *root.children(recursive=True)]:
             try:
                 role = role_of(proc.cmdline(), proc.pid == root.pid)
-                rows[role] = rows.get(role, 0.0) + proc.memory_info().rss / MB
+                rows[role] = rows.get(role, 0.0) + measure(proc) / MB
             except psutil.NoSuchProcess:
                 continue
         return {role: round(mb, 1) for role, mb in sorted(rows.items())} | {"total": round(sum(rows.values()), 1)}
@@ -171,8 +181,8 @@ def measure_model(model: str, given: Path | None, args) -> dict:
         try:
             cold_start_s = stack.start()
             time.sleep(args.settle_s)
-            idle = stack.rss()
-            print(f"{model}: cold start {cold_start_s:.2f} s, idle {idle}", flush=True)
+            idle, idle_pss = stack.rss(), stack.pss()
+            print(f"{model}: cold start {cold_start_s:.2f} s, idle RSS {idle}, PSS {idle_pss}", flush=True)
             client = VoMIDClient(stack.url, api_key=stack.api_key())
             ids, enroll_s = enroll(client, files, args.enrollments)
             enrolled = stack.rss()
@@ -184,7 +194,8 @@ def measure_model(model: str, given: Path | None, args) -> dict:
                       f"half {traffic['growth_second_half_mb']} MB", flush=True)
         finally:
             stack.stop()
-    return {"cold_start_s": round(cold_start_s, 2), "idle_rss_mb": idle, "enrollments": len(ids),
+    return {"cold_start_s": round(cold_start_s, 2), "idle_rss_mb": idle, "idle_pss_mb": idle_pss,
+            "enrollments": len(ids),
             "enroll_per_s": round(len(ids) / enroll_s, 1), "rss_after_enrollments_mb": enrolled, "verify": traffic}
 
 

@@ -56,6 +56,9 @@ def served_model(repository: Path) -> tuple[str, str]:
 
 
 def ensure_models(args: argparse.Namespace) -> None:
+    if args.target != "cpu":  # the bundled tritonserver has the python backend only
+        raise ExportError(f"vomid up serves with the bundled CPU tritonserver: --target {args.target} is for Triton "
+                          f"on a GPU host (python -m tools.export --target {args.target}, then tritonserver there)")
     wanted = chosen_model(args)
     if has_models(args.output):
         served, precision = served_model(args.output)

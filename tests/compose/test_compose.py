@@ -221,14 +221,17 @@ def test_triton_image_pins_match_pyproject():
     text = (COMPOSE / "Dockerfile.triton").read_text()
     assert re.search(r"^FROM nvcr\.io/nvidia/tritonserver:\$\{TRITON_VERSION\}-py3$", text, re.M)
     installs = " ".join(a for k, a in facts.dockerfile(COMPOSE / "Dockerfile.triton") if k == "RUN" and "pip install" in a)
-    pins = re.findall(r"\"([A-Za-z0-9_.-]+[<>=!~][^\"]*)\"", installs)
+    pins = [pin for pin in re.findall(r"\"([A-Za-z0-9_.-]+[<>=!~][^\"]*)\"", installs) if "${" not in pin]
     assert pins, "Dockerfile.triton installs no pinned engine dependencies"
     assert set(pins) <= {d.split(";")[0].replace(" ", "") for d in dependencies}, "pins differ from pyproject"
     # Everything the python-backend models import (besides the stub's own module) comes from those pins.
     distributions = {re.split(r"[<>=!~\[]", pin)[0].replace("-", "_") for pin in pins}
     modules = {"webrtcvad_wheels": "webrtcvad"}  # distributions whose module has another name
     installed = {modules.get(d, d) for d in distributions} | {"triton_python_backend_utils"}
-    assert facts.model_code_imports() <= installed, "the Triton image lacks a dependency of engine/triton_models"
+    # torch, for the GPU front end only, comes from a build argument (PyPI's CUDA build must match the image's CUDA).
+    assert 'ARG TORCH_VERSION=""' in text and 'pip install "torch==${TORCH_VERSION}"' in installs
+    assert facts.model_code_imports() <= installed | {"torch"}, "the Triton image lacks a dependency of engine/triton_models"
+    assert "torch" not in facts.model_code_imports(exclude={"torch_fbank_model.py"}), "torch beyond the GPU front end"
     exposed_ports = {int(p) for k, a in facts.dockerfile(COMPOSE / "Dockerfile.triton") if k == "EXPOSE" for p in a.split()}
     assert {triton_port(kind) for kind in facts.TRITON_DEFAULT_PORTS} <= exposed_ports
     assert "--model-repository=/models" in triton_cmd()

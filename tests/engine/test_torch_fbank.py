@@ -8,7 +8,7 @@ from engine.features import FbankConfig, FbankExtractor
 from tests.shared_data import utterances
 
 torch = pytest.importorskip("torch")
-from engine.torch_fbank import TorchFbank  # noqa: E402  (needs torch)
+from engine.torch_fbank import TorchFbank, fbank_many  # noqa: E402  (needs torch)
 
 TOLERANCE = 1e-3  # absolute, on log-mel features
 # A few low mel bins of quiet frames sum little energy, where float32 rounding shows: over the shared speech, the
@@ -36,6 +36,22 @@ def test_a_batch_gives_each_row_its_own_features():
     for row, wave in zip(batch, waves):
         error = np.abs(row - reference(wave))
         assert (error > TOLERANCE).mean() <= OUTSIDE_SHARE and error.max() <= WORST
+
+
+def test_mixed_lengths_are_padded_without_changing_any_row():
+    """A Triton batch mixes lengths: padded together, each row keeps exactly its own frames and its own mean."""
+    waves = [u.load() for u in utterances()][:12]
+    waves = [w[: len(w) - 37 * i] for i, w in enumerate(waves)]  # lengths off the frame grid too
+    fbank, reference = TorchFbank(), FbankExtractor()
+    alone = [fbank(torch.from_numpy(w)[None])[0] for w in waves]
+    budget = 2 * max(len(a) for a in alone)  # forces several padded batches
+    together = fbank_many(fbank, [torch.from_numpy(w) for w in waves], batch_frames=budget)
+    for wave, one, padded in zip(waves, alone, together):
+        assert padded.shape == one.shape == reference(wave).shape
+        assert torch.allclose(padded, one, atol=1e-4)  # the padding reaches no real frame nor the mean
+    shortest = min(range(len(waves)), key=lambda i: len(waves[i]))
+    padded_mean = TorchFbank()(torch.nn.functional.pad(torch.from_numpy(waves[shortest]), (0, 16000))[None])[0]
+    assert (padded_mean[: len(alone[shortest])] - alone[shortest]).abs().max() > 1e-2  # a whole-row mean would show
 
 
 def test_the_comparison_can_fail():

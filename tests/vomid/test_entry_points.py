@@ -49,6 +49,17 @@ def test_router_starts_with_the_base_install_only(triton, tmp_path):
     assert "blocked" not in output
 
 
+def test_a_started_router_has_not_loaded_what_it_loads_on_demand(triton, tmp_path):
+    """FFmpeg (M4A/AAC/MP4 only), scipy and scikit-learn (labelling jobs) and onnxruntime (in-process models) stay
+    out of an idle router's memory (bench_footprint): blocked, the router still starts and passes its self-check."""
+    port = free_port()
+    config = write_router_config(tmp_path, port, triton.grpc_url)
+    blocked = f"{NOT_IN_ROUTER_IMAGE},av,scipy,sklearn,onnxruntime"
+    output = serve_until_healthy([sys.executable, str(BLOCKER), blocked, "--", "router", "--config", str(config)],
+                                 port, tmp_path, timeout=60)
+    assert "blocked" not in output
+
+
 def test_up_with_an_exported_repository_needs_no_export_extra(model_repository, tmp_path):
     shutil.copytree(model_repository, tmp_path / "model_repository")
     port = free_port()

@@ -37,6 +37,14 @@ def test_a_repository_of_another_precision_is_not_served_as_int8(empty_site, mod
     assert "serves campplus in fp32, not int8" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("target", ["onnx-gpu", "tensorrt", "libtorch"])
+def test_gpu_targets_are_refused_before_any_export(empty_site, capsys, target):
+    assert main(["up", "--random-weights", "--target", target]) == 2
+    err = capsys.readouterr().err
+    assert f"bundled CPU tritonserver: --target {target}" in err and "Traceback" not in err
+    assert not (empty_site / "model_repository").exists()
+
+
 def test_unknown_model_from_the_environment_is_a_clear_error(empty_site, monkeypatch, capsys):
     monkeypatch.setenv("VOIMID_MODEL", "wav2vec")
     assert main(["up", "--offline"]) == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import settings.env
 from engine.contract import DEFAULT_FAMILY, FAMILIES
 from tools.export.errors import ExportError
-from tools.export.repository import TARGETS, RepositoryOptions
+from tools.export.repository import FRONT_ENDS, TARGETS, RepositoryOptions
 from tools.export.sources import DEFAULT_MODEL_ID
 
 
@@ -42,7 +42,12 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = RepositoryOptions()
     repo = parser.add_argument_group("model repository")
     repo.add_argument("--target", choices=TARGETS, default="cpu",
-                      help="cpu: python backend + onnxruntime; onnx-gpu: onnxruntime_onnx; tensorrt: tensorrt_plan")
+                      help="cpu: python backend + onnxruntime; GPU hosts: onnx-gpu (onnxruntime_onnx), tensorrt "
+                           "(tensorrt_plan) or libtorch (pytorch_libtorch, a TorchScript trace)")
+    repo.add_argument("--front-end", choices=FRONT_ENDS,
+                      help="CAM++'s fbank model: kaldi (kaldi-native-fbank, one utterance at a time; cpu default) or "
+                           "torch (batched on the instance's device; GPU targets' default, needs torch where Triton "
+                           "runs)")
     repo.add_argument("--fp16", action="store_true", help="TensorRT: build an FP16 engine")
     repo.add_argument("--precision", choices=("fp32", "int8"),
                       help="CAM++ on onnxruntime (default fp32): int8 is statically quantised on real speech, "
@@ -87,6 +92,6 @@ def request_from_args(args: argparse.Namespace):
             max_queue_size=args.max_queue_size,
             feature_instances=args.feature_instances, embedding_instances=args.embedding_instances,
             intra_op_threads=args.intra_op_threads, inter_op_threads=args.inter_op_threads,
-            max_batch_frames=args.max_batch_frames,
+            max_batch_frames=args.max_batch_frames, front_end=args.front_end or "",
         ),
     )

@@ -11,20 +11,40 @@ from engine.contract import (EMBEDDING, EMBEDDING_DTYPE, ENSEMBLE_MODEL, PARTIAL
                              ModelFamily)
 
 
+# Where the embedding model is not a python model: its platform and file.
+DENSE_PLATFORMS = {"onnx-gpu": ("onnxruntime_onnx", "model.onnx"), "tensorrt": ("tensorrt_plan", "model.plan"),
+                   "libtorch": ("pytorch_libtorch", "model.pt")}
+
+# Run the TorchScript module under torch.inference_mode (no autograd bookkeeping; the backend's default is off).
+LIBTORCH_PARAMETERS = {"INFERENCE_MODE": "true"}
+
+
 def features_config(family: ModelFamily, options, params: dict[str, str]) -> str:
     outputs = [_tensor(family.features_tensor, "FP32", family.features_dims)]
     if family.partials_tensor:
         outputs.append(_tensor(family.partials_tensor, PARTIALS_DTYPE, (1,)))
+    if options.fbank == "torch":
+        # One instance per device computes a whole Triton batch at once, so batch-mates are worth waiting for.
+        kind = "KIND_GPU" if options.target in DENSE_PLATFORMS else "KIND_CPU"
+        delay, instances = options.max_queue_delay_us, f"{{ kind: {kind} count: 1 }}"
+    else:  # kaldi-native-fbank handles a batch one request at a time: waiting for batch-mates only adds latency
+        delay, instances = options.features_queue_delay_us, f"{{ kind: KIND_CPU count: {options.feature_instances} }}"
     return f"""name: "{family.features_model}"
 backend: "python"
 max_batch_size: {options.max_batch_size}
 # Waveforms of different lengths are batched together; the model handles each request's length itself.
 input [ {_tensor(WAVEFORM, WAVEFORM_DTYPE, (-1,), ragged=True)} ]
 output [ {", ".join(outputs)} ]
-dynamic_batching {{ max_queue_delay_microseconds: {options.features_queue_delay_us} {queue_policy(options)} }}
-instance_group [ {{ kind: KIND_CPU count: {options.feature_instances} }} ]
+dynamic_batching {{ max_queue_delay_microseconds: {delay} {queue_policy(options)} }}
+instance_group [ {instances} ]
 {parameters_block(params)}
 """
+
+
+def model_tensor(name: str, options) -> str:
+    """The embedding model's own name for an ensemble tensor: a TorchScript module has no tensor names, so Triton's
+    libtorch backend binds them by position, named `<name>__<index>`."""
+    return f"{name}__0" if options.target == "libtorch" else name
 
 
 def embedding_config(family: ModelFamily, options, embedding_dim: int) -> str:
@@ -46,24 +66,25 @@ output [ {output} ]
 instance_group [ {{ kind: KIND_CPU count: {options.embedding_instances} }} ]
 {parameters_block(params)}
 """
-    platform = "onnxruntime_onnx" if options.target == "onnx-gpu" else "tensorrt_plan"
-    file_name = "model.onnx" if options.target == "onnx-gpu" else "model.plan"
+    platform, file_name = DENSE_PLATFORMS[options.target]
+    output = _tensor(model_tensor(EMBEDDING, options), EMBEDDING_DTYPE, (embedding_dim,))
     # Dense backends batch only requests of equal frame count: the same exact-length grouping as on CPU.
     return f"""name: "{family.embedding_model}"
 platform: "{platform}"
 default_model_filename: "{file_name}"
 max_batch_size: {options.max_batch_size}
-input [ {_tensor(family.features_tensor, "FP32", family.features_dims)} ]
+input [ {_tensor(model_tensor(family.features_tensor, options), "FP32", family.features_dims)} ]
 output [ {output} ]
 {batching}
 instance_group [ {{ kind: KIND_GPU count: {options.embedding_instances} }} ]
+{parameters_block(LIBTORCH_PARAMETERS if options.target == "libtorch" else {})}
 """
 
 
 def ensemble_config(family: ModelFamily, options, embedding_dim: int, params: dict[str, str]) -> str:
     internal = [family.features_tensor] + ([family.partials_tensor] if family.partials_tensor else [])
     features_out = " ".join(f'output_map {{ key: "{t}" value: "{t}" }}' for t in internal)
-    embedding_in = " ".join(f'input_map {{ key: "{t}" value: "{t}" }}' for t in internal)
+    embedding_in = " ".join(f'input_map {{ key: "{model_tensor(t, options)}" value: "{t}" }}' for t in internal)
     return f"""name: "{ENSEMBLE_MODEL}"
 platform: "ensemble"
 max_batch_size: {options.max_batch_size}
@@ -81,7 +102,7 @@ ensemble_scheduling {{
       model_name: "{family.embedding_model}"
       model_version: -1
       {embedding_in}
-      output_map {{ key: "{EMBEDDING}" value: "{EMBEDDING}" }}
+      output_map {{ key: "{model_tensor(EMBEDDING, options)}" value: "{EMBEDDING}" }}
     }}
   ]
 }}

@@ -9,7 +9,8 @@ from pathlib import Path
 import onnx
 
 from engine.contract import CAMPPLUS, GE2E, family
-from tools.export import calibration, campplus, onnx_export, onnx_graph, quantize, sources, tensorrt, vad
+from tools.export import (calibration, campplus, onnx_export, onnx_graph, quantize, sources, tensorrt, torchscript,
+                          vad)
 from tools.export.errors import ExportError
 from tools.export.repository import Manifest, RepositoryOptions, write_repository
 
@@ -59,6 +60,7 @@ def resolve_weights(request: ExportRequest) -> sources.WeightsFile:
 def run_export(request: ExportRequest) -> Manifest:
     family(request.model)  # an unknown name is a ValueError naming the choices
     check_precision(request)
+    check_target(request)
     if request.model == GE2E.name:
         from tools.export.ge2e_pipeline import export_ge2e
 
@@ -84,7 +86,11 @@ def _export_campplus(request: ExportRequest) -> Manifest:
             weights = resolve_weights(request)
             source, weights_sha = weights.description, sources.sha256_file(weights.path)
             if weights.kind == "checkpoint":
-                cosines = _export_checked(campplus.load_campplus(weights.path), onnx_path)
+                model = campplus.load_campplus(weights.path)
+                cosines = _export_checked(model, onnx_path)
+            elif request.repository.target == "libtorch":
+                raise ExportError(f"--target libtorch traces the PyTorch model, and {source} is an ONNX graph: "
+                                  "give the CAM++ checkpoint (--checkpoint, --model-dir or --model-id)")
             else:
                 graph = onnx_graph.standardize(onnx_graph.load_onnx(weights.path), str(weights.path))
                 onnx.save(graph, str(onnx_path))
@@ -100,14 +106,18 @@ def _export_campplus(request: ExportRequest) -> Manifest:
             int8_cosines = quantize.export_int8(onnx_path, int8_path, enforce=not request.random_weights)
             onnx_path = int8_path
         threshold, how = _campplus_threshold(request, onnx_path, dim)  # of the graph that is served
-        model_file = onnx_path
+        model_file, torchscript_cosines = onnx_path, []
         if request.repository.target == "tensorrt":
             model_file = tensorrt.build_plan(onnx_path, Path(tmp) / "model.plan", fp16=request.fp16)
+        elif request.repository.target == "libtorch":
+            model_file = Path(tmp) / "model.pt"
+            torchscript_cosines = torchscript.export_torchscript(model, model_file)
         manifest = Manifest(embedding_dim=dim, source=source, random_weights=request.random_weights,
                             target=request.repository.target, model_sha256=sources.sha256_file(onnx_path),
                             parity_cosines=cosines, model_name=CAMPPLUS.name, weights_sha256=weights_sha,
                             recommended_threshold=threshold, threshold_source=how,
-                            precision=request.precision, int8_cosines=int8_cosines)
+                            precision=request.precision, int8_cosines=int8_cosines,
+                            torchscript_cosines=torchscript_cosines)
         write_repository(request.output, model_file, manifest, request.repository)
         log.info("model repository written to %s (embedding dim %d, source %s)", request.output, dim, source)
         return manifest
@@ -125,6 +135,20 @@ def check_precision(request: ExportRequest) -> None:
     if request.repository.target == "tensorrt":
         raise ExportError("--precision int8 quantises for onnxruntime (targets cpu and onnx-gpu); TensorRT builds its "
                           "own reduced-precision engine: use --target tensorrt --fp16")
+    if request.repository.target == "libtorch":
+        raise ExportError("--precision int8 quantises for onnxruntime (targets cpu and onnx-gpu); the libtorch target "
+                          "serves the fp32 TorchScript trace")
+
+
+def check_target(request: ExportRequest) -> None:
+    """Combinations a target lacks, refused before any work."""
+    target = request.repository.target
+    if target == "libtorch" and request.onnx:
+        raise ExportError("--target libtorch traces the PyTorch model: give the CAM++ checkpoint, not --onnx")
+    if request.fp16 and target != "tensorrt":
+        raise ExportError(f"--fp16 builds a TensorRT engine: it needs --target tensorrt, not {target}")
+    if request.repository.front_end == "torch" and request.model != CAMPPLUS.name:
+        raise ExportError(f"--front-end torch is CAM++'s Kaldi fbank in torch; {request.model} has its own front end")
 
 
 def _campplus_threshold(request: ExportRequest, onnx_path: Path, dim: int) -> tuple[float | None, str]:

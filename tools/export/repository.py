@@ -15,7 +15,10 @@ from engine.features import FbankConfig
 from engine.ge2e_config import Ge2eConfig
 from tools.export import configs
 
-TARGETS = ("cpu", "onnx-gpu", "tensorrt")
+TARGETS = ("cpu", "onnx-gpu", "tensorrt", "libtorch")
+# The CAM++ front end: kaldi-native-fbank one utterance at a time (CPU), or engine.torch_fbank batched on the
+# instance's device (GPU targets' default: the CPU front end would cap a GPU far below CAM++'s speed).
+FRONT_ENDS = ("kaldi", "torch")
 # CAM++'s names (the default family), for callers that predate model families.
 FEATURES_MODEL = CAMPPLUS.features_model
 EMBEDDING_MODEL = CAMPPLUS.embedding_model
@@ -31,8 +34,9 @@ sys.path[:0] = [p for p in _paths.split(os.pathsep) if p and p not in sys.path]
 
 from {module} import TritonPythonModel  # noqa: E402,F401
 '''
-_CODE = {  # model name -> the engine module implementing it
+_CODE = {  # model name, or (model name, front end) where that differs -> the engine module implementing it
     CAMPPLUS.features_model: "engine.triton_models.fbank_model",
+    (CAMPPLUS.features_model, "torch"): "engine.triton_models.torch_fbank_model",
     CAMPPLUS.embedding_model: "engine.triton_models.campplus_model",
     GE2E.features_model: "engine.triton_models.ge2e_features_model",
     GE2E.embedding_model: "engine.triton_models.ge2e_model",
@@ -57,10 +61,17 @@ class RepositoryOptions:
     max_batch_frames: int = 6000
     min_frames: int = 10
     preferred_batch_sizes: list[int] = field(default_factory=lambda: [8, 16, 32])
+    front_end: str = ""  # FRONT_ENDS; empty: torch on the GPU targets, kaldi on cpu
+
+    @property
+    def fbank(self) -> str:
+        return self.front_end or ("kaldi" if self.target == "cpu" else "torch")
 
     def __post_init__(self):
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.front_end and self.front_end not in FRONT_ENDS:
+            raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {self.front_end!r}")
         for name in ("max_batch_size", "feature_instances", "embedding_instances", "max_batch_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -84,6 +95,7 @@ class Manifest:
     threshold_source: str = ""  # how the threshold was obtained (calibration run, or which documented constant)
     precision: str = "fp32"  # of the served graph; int8 embeddings stay comparable with fp32 ones (int8_cosines)
     int8_cosines: list[float] = field(default_factory=list)  # int8 vs fp32 per held-out utterance of real speech
+    torchscript_cosines: list[float] = field(default_factory=list)  # target libtorch: the trace vs eager PyTorch
 
     @property
     def model_id(self) -> str:
@@ -107,7 +119,8 @@ class Manifest:
 
 
 def write_repository(root: Path, model_file: Path, manifest: Manifest, options: RepositoryOptions) -> Path:
-    """Replaces `root`'s models; `model_file` is model.onnx (cpu/onnx-gpu) or model.plan (tensorrt)."""
+    """Replaces `root`'s models; `model_file` is model.onnx (cpu/onnx-gpu), model.plan (tensorrt) or model.pt
+    (libtorch)."""
     models = family(manifest.model_name)
     root.mkdir(parents=True, exist_ok=True)
     every_model = {name for f in FAMILIES.values() for name in (f.features_model, f.embedding_model)}
@@ -118,11 +131,12 @@ def write_repository(root: Path, model_file: Path, manifest: Manifest, options: 
 
     _write(root / models.features_model / "config.pbtxt",
            configs.features_config(models, options, features_parameters(models.name, options)))
-    _write(root / models.features_model / "1" / "model.py", _SHIM.format(module=_CODE[models.features_model]))
+    features_code = _CODE.get((models.features_model, options.fbank), _CODE[models.features_model])
+    _write(root / models.features_model / "1" / "model.py", _SHIM.format(module=features_code))
 
     _write(root / models.embedding_model / "config.pbtxt",
            configs.embedding_config(models, options, manifest.embedding_dim))
-    target_name = "model.plan" if options.target == "tensorrt" else "model.onnx"
+    target_name = configs.DENSE_PLATFORMS.get(options.target, ("python", "model.onnx"))[1]
     shutil.copyfile(model_file, root / models.embedding_model / "1" / target_name)
     if options.target == "cpu":
         _write(root / models.embedding_model / "1" / "model.py", _SHIM.format(module=_CODE[models.embedding_model]))
@@ -136,7 +150,7 @@ def write_repository(root: Path, model_file: Path, manifest: Manifest, options: 
 def features_parameters(model_name: str, options: RepositoryOptions) -> dict[str, str]:
     if model_name == GE2E.name:
         return Ge2eConfig().as_params()
-    return FbankConfig().as_params() | {"min_frames": str(options.min_frames)}
+    return FbankConfig().as_params() | {"min_frames": str(options.min_frames), "front_end": options.fbank}
 
 
 def read_manifest(root: Path) -> Manifest:
