@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from client.scoring.cache import DEFAULT_CACHE_DIR, EmbeddingCache
-from client.scoring.det_plot import plot_det
 from client.scoring.embed_files import EmbeddingRun, embed_files
 from client.scoring.errors import EmbeddingError
 from client.scoring.metrics import det_curve, equal_error_rate, min_dcf
@@ -62,8 +61,9 @@ async def score_trials(request: ScoreRequest) -> ScoreResult:
     curve = det_curve(scores[labels], scores[~labels])
     eer = equal_error_rate(curve)
     dcfs = {p: min_dcf(curve, p) for p in P_TARGETS}
-    plot_det(curve, {"EER": eer, **{f"minDCF p={p:g}": d for p, d in dcfs.items()}}, request.out_dir / files["det"],
-             title=f"DET: {request.trials.name} ({len(trials)} trials)")
+    points = {"EER": eer, **{f"minDCF p={p:g}": d for p, d in dcfs.items()}}
+    if not _draw_det(curve, points, request.out_dir / files["det"], f"DET: {request.trials.name} ({len(trials)} trials)"):
+        del files["det"]
     report = build_report(
         eer=eer, min_dcfs=dcfs,
         trials={"file": str(request.trials), "count": len(trials), "targets": int(labels.sum()),
@@ -92,6 +92,16 @@ def _write_outputs(out_dir: Path, trials: list[Trial], scores: np.ndarray) -> di
     lines = [f"{s:.6f} {int(t.target)} {t.enroll} {t.test}\n" for t, s in zip(trials, scores)]
     (out_dir / "scores.txt").write_text("".join(lines))
     return {"scores": "scores.txt", "det": "det.png", "report": "report.json"}
+
+
+def _draw_det(curve, points: dict, path: Path, title: str) -> bool:
+    try:
+        from client.scoring.det_plot import plot_det
+    except ImportError:  # matplotlib is the plots extra: without it, scores and report are still written
+        log.warning("%s not drawn: matplotlib is not installed (pip install 'edge-vomid[plots]')", path.name)
+        return False
+    plot_det(curve, points, path, title=title)
+    return True
 
 
 def _open_cache(cache_dir: Path | None, sha: str | None) -> EmbeddingCache | None:

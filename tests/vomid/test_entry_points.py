@@ -20,7 +20,7 @@ from vomid.tritonserver import free_port
 ROOT = Path(__file__).resolve().parents[2]
 BLOCKER = Path(__file__).with_name("blocked_imports.py")
 EXPORT_EXTRA = "torch,onnx,onnxscript,modelscope,speakerlab"
-NOT_IN_ROUTER_IMAGE = f"{EXPORT_EXTRA},pytest,locust"
+NOT_IN_ROUTER_IMAGE = f"{EXPORT_EXTRA},matplotlib,pytest,locust"  # matplotlib: the plots extra
 
 
 def run_blocked(blocked: str, module: str, *args: str, cwd: Path, **popen) -> subprocess.Popen:

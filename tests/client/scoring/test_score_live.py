@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def _inference_count(grpc_url: str) -> int:
         client.close()
 
 
-def test_score_end_to_end_then_from_cache(triton, model_repository, trial_list, tmp_path):
+def test_score_end_to_end_then_from_cache(triton, model_repository, trial_list, tmp_path, monkeypatch, caplog):
     trial_file, trials = trial_list
     request = ScoreRequest(trials=trial_file, grpc_url=triton.grpc_url, out_dir=tmp_path / "first",
                            audio_root=AUDIO, cache_dir=tmp_path / "cache", concurrency=8)
@@ -69,6 +70,15 @@ def test_score_end_to_end_then_from_cache(triton, model_repository, trial_list, 
     assert second.report["embeddings"]["cached"] == len(files)
     assert _inference_count(triton.grpc_url) == before  # Triton ran nothing
     np.testing.assert_allclose(second.scores, first.scores, atol=1e-6)
+
+    # Without the plots extra (matplotlib), everything but the DET picture is still written.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    monkeypatch.delitem(sys.modules, "client.scoring.det_plot", raising=False)
+    request.out_dir = tmp_path / "third"
+    third = run_score(request)
+    assert "det" not in third.report["files"] and not (tmp_path / "third" / "det.png").exists()
+    assert "edge-vomid[plots]" in caplog.text
+    np.testing.assert_allclose(third.scores, first.scores, atol=1e-6)
 
 
 def test_triton_embeddings_match_in_process_onnxruntime(triton, model_repository, trial_list, tmp_path):
