@@ -180,6 +180,14 @@ def test_cpu_repository_configs(tmp_path, checkpoint):
     assert (tmp_path / EMBEDDING_MODEL / "1" / "model.py").exists()
 
 
+def test_the_batching_delay_defaults_by_target():
+    """On the CPU, queued requests batch anyway and waiting only adds latency: no delay there (README, bench_router)."""
+    assert "max_queue_delay_microseconds: 0 " in embedding_config(RepositoryOptions(), 512)
+    assert "max_queue_delay_microseconds: 2000 " in embedding_config(RepositoryOptions(target="onnx-gpu"), 512)
+    assert "max_queue_delay_microseconds: 300 " in embedding_config(
+        RepositoryOptions(target="onnx-gpu", max_queue_delay_us=300), 512)
+
+
 @pytest.mark.parametrize("target,platform,file_name", [("onnx-gpu", "onnxruntime_onnx", "model.onnx"),
                                                        ("tensorrt", "tensorrt_plan", "model.plan")])
 def test_gpu_configs(target, platform, file_name):

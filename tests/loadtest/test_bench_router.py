@@ -14,8 +14,12 @@ def test_tiny_run_breaks_half_load_latency_down(model_repository, tmp_path):
     out = tmp_path / "router.json"
     assert bench_router.main(["--repository", str(model_repository), "--clips", "4", "--concurrency", "2",
                               "--seconds", "2", "--half-load-seconds", "3", "--ort-passes", "1",
+                              "--rounds", "2", "--round-seconds", "1", "--round-passes", "1",
                               "--json", str(out)]) == 0
     report = json.loads(out.read_text())
+    interleaved = report["interleaved_rest_vs_onnxruntime"]
+    assert len(interleaved["rounds"]) == 2 and interleaved["min"] <= interleaved["median"] <= interleaved["max"]
+    assert report["machine"]["cpu"] and "loadavg_before" in report["machine"]
     stages = {name.strip(): ms for name, ms in report["half_load_breakdown_ms"].items()}
     assert all(math.isfinite(ms) for ms in stages.values()), stages
     for part in ("fbank compute", "embedding compute", "decode + resample"):

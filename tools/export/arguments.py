@@ -53,7 +53,8 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
                       help="CAM++ on onnxruntime (default fp32): int8 is statically quantised on real speech, "
                            "written only when every held-out utterance keeps cosine >= 0.99 to fp32")
     repo.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
-    repo.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
+    repo.add_argument("--max-queue-delay-us", type=int,
+                      help="the embedding model's batching delay (default: 0 on cpu, 2000 on GPU targets)")
     repo.add_argument("--features-queue-delay-us", type=int, default=defaults.features_queue_delay_us,
                       help="the features model's batching delay (it handles requests one by one: 0 adds none)")
     repo.add_argument("--max-queue-size", type=int, default=defaults.max_queue_size,
