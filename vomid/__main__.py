@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from router.errors import ConfigError
-from store.errors import StoreConfigError
 from tools.export.errors import ExportError  # torch-free
 from vomid import up
 
@@ -33,12 +31,23 @@ def main(argv: list[str] | None = None) -> int:
         return serve_main([] if args.config is None else ["--config", args.config])
     try:
         return up.run(args)
-    except (ConfigError, StoreConfigError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
     except ExportError as exc:  # e.g. no weights: the message lists every way to supply them
         print(f"model export failed: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if isinstance(exc, configuration_errors()):
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def configuration_errors() -> tuple[type[Exception], ...]:
+    """Imported only when needed: the router and store packages take ~0.5 s to import, which `up` spends while
+    Triton loads its models instead of before starting it."""
+    from router.errors import ConfigError
+    from store.errors import StoreConfigError
+
+    return ConfigError, StoreConfigError
 
 
 if __name__ == "__main__":

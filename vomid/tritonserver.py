@@ -124,6 +124,11 @@ class TritonServer:
         return self._process.pid if self._process else None
 
     def start(self, timeout: float = 180.0) -> "TritonServer":
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> "TritonServer":
+        """Starts the server process and returns at once: the caller may do other start-up work while Triton loads
+        its models, then wait_ready()."""
         dist = self.distribution or find_distribution()
         self.http_port = self.http_port or free_port()
         self.grpc_port = self.grpc_port or free_port()
@@ -152,6 +157,10 @@ class TritonServer:
                                          preexec_fn=_die_with_parent if self.die_with_parent else None)
         threading.Thread(target=self._forward_logs, name=f"{self.name}-log", daemon=True).start()
         threading.Thread(target=self._watch, args=(self._process,), name=f"{self.name}-watch", daemon=True).start()
+        return self
+
+    def wait_ready(self, timeout: float = 180.0) -> "TritonServer":
+        """Blocks until the launched server is ready; stops it and raises TritonStartError when it is not."""
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -289,5 +298,5 @@ class TritonServer:
             if self.is_ready():
                 return
             time.sleep(delay)  # polling readiness, not waiting blindly
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, 0.1)  # a local HTTP probe is cheap; a coarser poll adds to every cold start
         raise TritonStartError(f"{self.name} not ready after {timeout:.0f}s:\n" + "\n".join(self._recent_lines))

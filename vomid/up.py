@@ -13,14 +13,14 @@ import logging
 import multiprocessing
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.contract import family
-from router.app import serve
-from router.balancer.config import InstanceConfig
-from router.config import RouterConfig, load_config
-from router.logs import setup_logging
 from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model, request_from_args
 from tools.export.errors import ExportError
+
+if TYPE_CHECKING:
+    from router.config import RouterConfig
 
 log = logging.getLogger("vomid.up")
 
@@ -121,20 +121,38 @@ def ensure_secrets(config: RouterConfig) -> None:
         print(f"created {keys_file}; the admin API key (shown once, store it now):\n\n    {key}\n", flush=True)
 
 
+def read_config(args: argparse.Namespace) -> RouterConfig:
+    from router.config import load_config
+
+    overrides = {"VOIMID_API_PORT": str(args.port), "VOIMID_STORAGE_TYPE": "file",
+                 "VOIMID_STORAGE_PATH": str(VAR / "store")}
+    return load_config(args.config, env={**os.environ, **overrides})
+
+
 def run(args: argparse.Namespace) -> int:
     from vomid.tritonserver import TritonServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides = {"VOIMID_API_PORT": str(args.port), "VOIMID_STORAGE_TYPE": "file",
-                 "VOIMID_STORAGE_PATH": str(VAR / "store")}
-    config = load_config(args.config, env={**os.environ, **overrides})  # a bad config fails before any work
+    if not has_models(args.output):
+        read_config(args)  # a bad config fails before minutes of first-start export
     ensure_models(args)
-    ensure_secrets(config)
-    with TritonServer(args.output, name="triton-up") as triton:
+    # Triton loads its models (~2 s) while this process imports the router (~0.8 s) and reads its config; a bad
+    # config stops Triton again (exit 2).
+    triton = TritonServer(args.output, name="triton-up").launch()
+    try:
+        from router.app import serve
+        from router.balancer.config import InstanceConfig
+        from router.logs import setup_logging
+
+        config = read_config(args)
+        ensure_secrets(config)
+        triton.wait_ready()
         config.triton = dataclasses.replace(config.triton, instances=[InstanceConfig(url=triton.grpc_url)])
         setup_logging(config.logging.level, config.logging.json,
                       config.audit.path if config.audit.enabled else None, config.audit.retention_days)
         host = "127.0.0.1" if config.api.host in ("0.0.0.0", "::") else config.api.host
         print(f"Edge-VoMID is up: http://{host}:{config.api.port}  (docs: /api/v1/docs, Ctrl-C stops)", flush=True)
-        serve(config)  # returns after Ctrl-C; leaving the block stops tritonserver
+        serve(config)  # returns after Ctrl-C
+    finally:
+        triton.stop()
     return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 
+import psutil
 import pytest
 
 from vomid.__main__ import main
@@ -43,6 +44,22 @@ def test_gpu_targets_are_refused_before_any_export(empty_site, capsys, target):
     err = capsys.readouterr().err
     assert f"bundled CPU tritonserver: --target {target}" in err and "Traceback" not in err
     assert not (empty_site / "model_repository").exists()
+
+
+def test_a_bad_config_fails_before_the_export_and_stops_the_triton_it_overlapped(empty_site, model_repository,
+                                                                                capsys):
+    bad = empty_site / "bad.yaml"
+    bad.write_text("auth:\n  enabled: true\n")  # and no keys file
+    assert main(["up", "--random-weights", "--config", str(bad)]) == 2  # first start: refused before exporting
+    assert "auth is enabled but no keys are configured" in capsys.readouterr().err
+    assert not (empty_site / "model_repository").exists()
+
+    shutil.copytree(model_repository, empty_site / "model_repository")
+    assert main(["up", "--config", str(bad)]) == 2  # Triton was launched first, to load while the config is read
+    err = capsys.readouterr().err
+    assert "auth is enabled but no keys are configured" in err and "Traceback" not in err
+    repository = str((empty_site / "model_repository").resolve())
+    assert not [p for p in psutil.process_iter(["cmdline"]) if any(repository in a for a in p.info["cmdline"] or [])]
 
 
 def test_unknown_model_from_the_environment_is_a_clear_error(empty_site, monkeypatch, capsys):
