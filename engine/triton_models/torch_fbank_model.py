@@ -47,7 +47,7 @@ class TritonPythonModel:
             with torch.inference_mode():
                 features = fbank_many(self.fbank, rows, self.device, self.batch_frames)
         except Exception as exc:  # a device failure answers these requests instead of killing the stub
-            return [r or failure(f"fbank failed: {exc}") for r in responses]
+            return [failure(f"fbank failed: {exc}") if r is None else r for r in responses]
         for index, first, count in spans:
             feats = torch.stack(features[first:first + count])
             responses[index] = pb_utils.InferenceResponse(output_tensors=[self._tensor(feats)])
