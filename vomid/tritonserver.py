@@ -90,6 +90,9 @@ class TritonServer:
     distribution: TritonDistribution | None = None
     # SIGKILL the server when the thread that started it dies (a launcher process that is itself killed).
     die_with_parent: bool = False
+    # Models loaded only when first used (explicit model control): name what must be ready before the server counts
+    # as ready, and do not let the server's readiness drop while another model loads (strict readiness would).
+    load_on_demand_except: str | None = None
 
     def __post_init__(self):
         self.model_repository = Path(self.model_repository).resolve()
@@ -143,7 +146,7 @@ class TritonServer:
             f"--backend-directory={backends}",
             f"--http-port={self.http_port}", f"--grpc-port={self.grpc_port}", f"--metrics-port={self.metrics_port}",
             "--allow-metrics=true", "--allow-gpu-metrics=false", "--pinned-memory-pool-byte-size=0",
-            "--strict-readiness=true", "--exit-timeout-secs=10", f"--log-verbose={self.log_verbose}",
+            *self._model_control(), "--exit-timeout-secs=10", f"--log-verbose={self.log_verbose}",
             # Each server needs its own shared-memory namespace for its python stubs.
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             "--backend-config=python,shm-default-byte-size=16777216",
@@ -170,11 +173,22 @@ class TritonServer:
         return self
 
     def is_ready(self) -> bool:
+        model = self.load_on_demand_except
+        paths = ["/v2/health/ready"] + ([f"/v2/models/{model}/ready"] if model else [])
         try:
-            with urllib.request.urlopen(f"http://{self.http_url}/v2/health/ready", timeout=2) as response:
-                return response.status == 200
+            for path in paths:
+                with urllib.request.urlopen(f"http://{self.http_url}{path}", timeout=2) as response:
+                    if response.status != 200:
+                        return False
+            return True
         except (urllib.error.URLError, OSError):
             return False
+
+    def _model_control(self) -> list[str]:
+        if self.load_on_demand_except is None:
+            return ["--strict-readiness=true"]
+        return ["--model-control-mode=explicit", f"--load-model={self.load_on_demand_except}",
+                "--strict-readiness=false"]
 
     def inference_counts(self, settle_s: float = 0.2, timeout_s: float = 5.0) -> dict[str, tuple[float, float]]:
         """Per model: (nv_inference_count, nv_inference_exec_count) from the metrics endpoint.

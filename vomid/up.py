@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.contract import family
+from engine.contract import ENSEMBLE_MODEL, family
 from tools.export.arguments import add_repository_arguments, add_source_arguments, chosen_model, request_from_args
 from tools.export.errors import ExportError
 
@@ -138,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
     ensure_models(args)
     # Triton loads its models (~2 s) while this process imports the router (~0.8 s) and reads its config; a bad
     # config stops Triton again (exit 2).
-    triton = TritonServer(args.output, name="triton-up").launch()
+    # Explicit model control loads the speaker ensemble (and its models) now, and labelling's `vad` with the first
+    # labelling job (router.balancer.pool.ensure_loaded): a box that never labels never pays for it.
+    triton = TritonServer(args.output, name="triton-up", load_on_demand_except=ENSEMBLE_MODEL).launch()
     try:
         from router.app import serve
         from router.balancer.config import InstanceConfig

@@ -39,6 +39,10 @@ class _AttemptFailed(Exception):
         self.fault = fault
 
 
+# Loading a python-backend model starts its stub interpreter: ~1.6 s here, more on a busy host.
+LOAD_TIMEOUT_S = 60.0
+
+
 class TritonPool:
     def __init__(self, config: BalancerConfig, registry: CollectorRegistry | None = None,
                  strategy: Strategy | None = None):
@@ -48,6 +52,7 @@ class TritonPool:
         self._metrics = BalancerMetrics(registry)
         self._model_info: ModelInfo | None = None
         self._health_task: asyncio.Task | None = None
+        self._loading = asyncio.Lock()
 
     async def start(self) -> None:
         """Opens the clients, checks every instance once, then keeps checking in the background."""
@@ -193,6 +198,24 @@ class TritonPool:
                     self.config.readmit_after_s, instance.consecutive_failures, error.message())
         self._metrics.ejected(instance.url)
         self._metrics.set_healthy(instance.url, False)
+
+    async def ensure_loaded(self, model: str) -> bool:
+        """Loads `model` on every available instance that has not loaded it: a Triton in explicit model-control
+        mode (`vomid up`) leaves the models only some requests need (labelling's VAD) unloaded, so they cost no
+        memory or start-up time until first used. Elsewhere every model is loaded and this only asks. A failed load
+        is logged and left to the inference that follows, which fails as it would have without it. True when the
+        model is ready on every available instance."""
+        ready = True
+        async with self._loading:  # one load per model, not one per concurrent caller (a second load reloads it)
+            for instance in (i for i in self.instances if i.available):
+                try:
+                    if not await instance.client.is_model_ready(model, client_timeout=self.config.timeout_s):
+                        log.info("loading %s on %s (first use)", model, instance.url)
+                        await instance.client.load_model(model, client_timeout=LOAD_TIMEOUT_S)
+                except InferenceServerException as error:
+                    log.warning("could not load %s on %s: %s", model, instance.url, error.message())
+                    ready = False
+        return ready
 
     async def _load_model_info(self, instance: Instance) -> ModelInfo:
         response = await instance.client.get_model_config(self.config.model_name, as_json=True,

@@ -12,8 +12,11 @@ VAD_OUTPUTS = ["probability", "state_out", "context_out"]
 class PoolVad:
     def __init__(self, pool: TritonPool, model: str):
         self.pool, self.model = pool, model
+        self._loaded = False
 
     async def run(self, chunk: np.ndarray, carry: VadCarry) -> tuple[np.ndarray, VadCarry]:
+        if not self._loaded:  # `vomid up` loads the VAD model with the first labelling job
+            self._loaded = await self.pool.ensure_loaded(self.model)
         outputs = await self.pool.infer(self.model, {"waveform": chunk.reshape(1, -1), "state": carry.state,
                                                      "context": carry.context}, VAD_OUTPUTS)
         return outputs["probability"][0], VadCarry(outputs["state_out"], outputs["context_out"])
