@@ -96,7 +96,7 @@ def fbank_many(fbank: TorchFbank, waves: list[torch.Tensor], device: torch.devic
     features: list[torch.Tensor | None] = [None] * len(waves)
     group: list[int] = []
     for index in order:
-        longest = int(fbank.num_frames(torch.tensor(waves[index].shape[0])))
+        longest = fbank.config.num_frames(waves[index].shape[0])
         if group and (len(group) + 1) * longest > batch_frames:
             _compute(fbank, waves, group, features, device)
             group = []

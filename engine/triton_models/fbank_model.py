@@ -7,7 +7,7 @@ import triton_python_backend_utils as pb_utils
 from engine.contract import CAMPPLUS, WAVEFORM
 from engine.features import FbankConfig, FbankExtractor
 from engine.triton_models.params import model_parameters
-from engine.triton_models.responses import rejection, waveform_problem
+from engine.triton_models.responses import rejection, too_short, waveform_problem
 
 
 class TritonPythonModel:
@@ -21,11 +21,9 @@ class TritonPythonModel:
 
     def _one(self, request):
         waveform = pb_utils.get_input_tensor_by_name(request, WAVEFORM).as_numpy()
-        problem = waveform_problem(waveform)
+        problem = waveform_problem(waveform) or too_short(
+            waveform.shape[1], self.extractor.config.num_frames(waveform.shape[1]), self.min_frames)
         if problem:
             return rejection(problem)
         feats = np.stack([self.extractor(row) for row in waveform])
-        if feats.shape[1] < self.min_frames:
-            return rejection(f"waveform too short: {waveform.shape[1]} samples give {feats.shape[1]} frames, "
-                             f"at least {self.min_frames} are needed")
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(CAMPPLUS.features_tensor, feats)])

@@ -24,3 +24,10 @@ def waveform_problem(waveform: np.ndarray) -> str | None:
     if waveform.ndim != 2 or not np.all(np.isfinite(waveform)):
         return "waveform must be finite float32 (B, N)"
     return None
+
+
+def too_short(num_samples: int, frames: int, min_frames: int) -> str | None:
+    """Why a waveform of `num_samples` giving `frames` fbank frames is too short to embed, or None."""
+    if frames >= min_frames:
+        return None
+    return f"waveform too short: {num_samples} samples give {frames} frames, at least {min_frames} are needed"

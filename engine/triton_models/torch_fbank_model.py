@@ -15,7 +15,7 @@ from engine.contract import CAMPPLUS, WAVEFORM
 from engine.features import FbankConfig
 from engine.torch_fbank import BATCH_FRAMES, TorchFbank, fbank_many
 from engine.triton_models.params import model_parameters
-from engine.triton_models.responses import failure, rejection, waveform_problem
+from engine.triton_models.responses import failure, rejection, too_short, waveform_problem
 
 
 def instance_device(args: dict) -> torch.device:
@@ -37,7 +37,8 @@ class TritonPythonModel:
         rows, spans = [], []  # every waveform row; per request: (its index, its first row, its row count)
         for index, request in enumerate(requests):
             waveform = pb_utils.get_input_tensor_by_name(request, WAVEFORM).as_numpy()
-            problem = waveform_problem(waveform) or self._too_short(waveform)
+            problem = waveform_problem(waveform) or too_short(
+                waveform.shape[1], self.fbank.config.num_frames(waveform.shape[1]), self.min_frames)
             if problem:
                 responses[index] = rejection(problem)
                 continue
@@ -52,13 +53,6 @@ class TritonPythonModel:
             feats = torch.stack(features[first:first + count])
             responses[index] = pb_utils.InferenceResponse(output_tensors=[self._tensor(feats)])
         return responses
-
-    def _too_short(self, waveform) -> str | None:
-        frames = self.fbank.config.num_frames(waveform.shape[1])
-        if frames < self.min_frames:
-            return (f"waveform too short: {waveform.shape[1]} samples give {frames} frames, "
-                    f"at least {self.min_frames} are needed")
-        return None
 
     def _tensor(self, feats: torch.Tensor):
         if feats.is_cuda:

@@ -25,7 +25,7 @@ def features_config(family: ModelFamily, options, params: dict[str, str]) -> str
         outputs.append(_tensor(family.partials_tensor, PARTIALS_DTYPE, (1,)))
     if options.fbank == "torch":
         # One instance per device computes a whole Triton batch at once, so batch-mates are worth waiting for.
-        kind = "KIND_GPU" if options.target in DENSE_PLATFORMS else "KIND_CPU"
+        kind = "KIND_CPU" if options.target == "cpu" else "KIND_GPU"
         delay, instances = options.max_queue_delay_us, f"{{ kind: {kind} count: 1 }}"
     else:  # kaldi-native-fbank handles a batch one request at a time: waiting for batch-mates only adds latency
         delay, instances = options.features_queue_delay_us, f"{{ kind: KIND_CPU count: {options.feature_instances} }}"
